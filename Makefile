@@ -1,0 +1,49 @@
+# Quickstart: `make run` and `make test` on a machine with Python 3.11 and make.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+UV_VERSION := 0.13.9
+# Use an installed uv if there is one, else bootstrap a pinned one into .tools/.
+UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
+VENV := .venv
+SYNCED := $(VENV)/.synced-$(shell cat uv.lock pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
+
+.PHONY: help setup run test test-unit test-integration lint format bench clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(SYNCED): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	rm -f $(VENV)/.synced-* && touch $@
+
+setup: $(SYNCED) ## Create the locked environment in .venv (uv sync --frozen)
+
+run: $(SYNCED) ## Run the main job on embedded defaults (train, register, promote)
+	$(VENV)/bin/mlplatform run
+
+test: $(SYNCED) ## Set up and run every test (unit + integration with real local services)
+	$(VENV)/bin/pytest
+
+test-unit: $(SYNCED) ## Fast pure tests only
+	$(VENV)/bin/pytest tests/unit
+
+test-integration: $(SYNCED) ## Tests against a real MLflow server, Kafka broker and S3 server
+	$(VENV)/bin/pytest tests/integration
+
+lint: $(SYNCED) ## ruff (lint + format check) and import-linter layer contracts
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/lint-imports
+
+format: $(SYNCED) ## Apply ruff fixes and formatting
+	$(VENV)/bin/ruff check --fix src tests benchmarks
+	$(VENV)/bin/ruff format src tests benchmarks
+
+clean: ## Remove the environment and local state
+	rm -rf $(VENV) .tools .mlplatform .pytest_cache .ruff_cache

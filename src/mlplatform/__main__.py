@@ -1,0 +1,3 @@
+from mlplatform.cli import main
+
+main()

@@ -1,0 +1,480 @@
+"""The `mlplatform` command. Thin: parse flags, load settings, call a pipeline, print.
+
+Heavy libraries (MLflow, scikit-learn, pandas) are imported inside commands so that
+`mlplatform --help` answers fast. Errors are printed in one place (`_Group.invoke`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from mlplatform import __version__
+from mlplatform.errors import EXIT_BAD_INPUT, MLPlatformError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from mlplatform.pipelines.training import TrainingOutcome
+    from mlplatform.settings import Settings
+
+log = logging.getLogger("mlplatform")
+
+
+@dataclass
+class CliState:
+    env: str | None = None
+    home: Path | None = None
+    verbose: bool = False
+
+
+class _Group(TyperGroup):
+    """Root group: the single place where our errors become a message and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MLPlatformError as exc:
+            state = ctx.obj if isinstance(ctx.obj, CliState) else CliState()
+            _print_error(exc, verbose=state.verbose)
+            raise typer.Exit(exc.exit_code) from None
+
+
+def _print_error(exc: MLPlatformError, verbose: bool) -> None:
+    if verbose:
+        traceback.print_exception(exc, file=sys.stderr)
+    # Plain print: one unwrapped line a grep or a log collector can read, then the fix.
+    print(f"Error: {exc.headline}", file=sys.stderr)
+    if exc.fix:
+        print(f"  Fix: {exc.fix}", file=sys.stderr)
+
+
+app = typer.Typer(
+    cls=_Group,
+    help="Train, track, promote and batch-score models with MLflow - on a laptop or on AWS SageMaker.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+model_app = typer.Typer(help="Registered model versions, aliases and their history.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mlplatform {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    env: Annotated[
+        str | None,
+        typer.Option(
+            "--env",
+            "-e",
+            help="Environment: local (default), staging or prod; reads config/<env>.toml.",
+            envvar="MLPLATFORM_ENV",
+            show_envvar=True,
+        ),
+    ] = None,
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home",
+            help="State directory (MLflow store, artifacts, outputs).",
+            envvar="MLPLATFORM_HOME",
+            show_envvar=True,
+        ),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs and full tracebacks.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Global options; every command also reads environment variables and config/<env>.toml."""
+    ctx.obj = CliState(env=env, home=home, verbose=verbose)
+    _configure_logging(verbose)
+
+
+def _configure_logging(verbose: bool) -> None:
+    """Logging is configured here and only here: library code just gets loggers."""
+    from rich.logging import RichHandler
+
+    # No network calls home from MLflow on a machine that may have no internet.
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "true")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    handler = RichHandler(console=_stderr(), show_path=verbose, rich_tracebacks=verbose, markup=False)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", handlers=[handler], force=True)
+    logging.getLogger("mlplatform").setLevel(logging.DEBUG if verbose else logging.INFO)
+    for noisy in ("mlflow", "alembic", "botocore", "urllib3", "git"):
+        logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.WARNING)
+    # uv-made environments have no pip; MLflow warns about that on every log_model.
+    logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
+    if not verbose:
+        import warnings
+
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")
+
+
+def _table(title: str, *columns: str, show_header: bool = True) -> Any:
+    """A rich table that folds long cells instead of cutting them (output is often piped)."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", show_header=show_header)
+    for index, column in enumerate(columns):
+        table.add_column(column, overflow="fold", style="bold" if not show_header and index == 0 else None)
+    return table
+
+
+def _stderr() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, soft_wrap=True)
+
+
+def _stdout() -> Console:
+    from rich.console import Console
+
+    return Console(soft_wrap=True)
+
+
+def _settings(ctx: typer.Context, **overrides: Any) -> Settings:
+    from mlplatform.settings import load_settings
+
+    state: CliState = ctx.obj
+    return load_settings(state.env, home=state.home, **overrides)
+
+
+class RichReporter:
+    """Progress for pipeline steps: a spinner per running step, a tick and time when done."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    @contextlib.contextmanager
+    def step(self, description: str) -> Iterator[None]:
+        import time
+
+        started = time.perf_counter()
+        with self.console.status(f"{description}...", spinner="dots"):
+            yield
+        self.console.print(f"[green]✓[/] {description} [dim]{time.perf_counter() - started:.2f}s[/]")
+
+
+# -- train ----------------------------------------------------------------------------------
+
+DataOption = Annotated[
+    str | None,
+    typer.Option(
+        "--data",
+        "-d",
+        help="CSV/Parquet file or folder, local or s3://. Default: built-in Iris.",
+        envvar="MLPLATFORM_TRAIN_DATA",
+        show_envvar=False,
+    ),
+]
+TargetOption = Annotated[
+    str | None, typer.Option("--target", "-t", help="Label column (default: 'species' for Iris, else 'target').")
+]
+ParamOption = Annotated[
+    list[str] | None,
+    typer.Option("--param", "-p", help="Hyperparameter override key=value, repeatable (e.g. -p n_estimators=200)."),
+]
+ModelNameOption = Annotated[str | None, typer.Option("--model-name", help="Registered model name [env: MODEL_NAME].")]
+ExperimentOption = Annotated[str | None, typer.Option("--experiment", help="MLflow experiment [env: EXPERIMENT_NAME].")]
+TrackingOption = Annotated[
+    str | None,
+    typer.Option("--tracking-uri", help="MLflow tracking URI or SageMaker MLflow ARN [env: MLFLOW_TRACKING_URI]."),
+]
+
+
+def _train_settings(
+    ctx: typer.Context,
+    data: str | None,
+    target: str | None,
+    params: list[str] | None,
+    model_name: str | None,
+    experiment: str | None,
+    tracking_uri: str | None,
+) -> Settings:
+    from mlplatform.training.params import build_params, parse_assignments
+
+    settings = _settings(
+        ctx,
+        train_data=data,
+        target_column=target,
+        model_name=model_name,
+        experiment_name=experiment,
+        tracking_uri=tracking_uri,
+    )
+    if params:
+        overrides = parse_assignments(params)
+        settings = settings.model_copy(update={"hyperparameters": build_params(overrides, settings.hyperparameters)})
+    return settings
+
+
+@app.command(epilog="Example: mlplatform train --data s3://bucket/iris.parquet --target species -p n_estimators=300")
+def train(
+    ctx: typer.Context,
+    data: DataOption = None,
+    target: TargetOption = None,
+    param: ParamOption = None,
+    model_name: ModelNameOption = None,
+    experiment: ExperimentOption = None,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Train a RandomForest, log it to MLflow, register it and run the promotion gate."""
+    settings = _train_settings(ctx, data, target, param, model_name, experiment, tracking_uri)
+    _run_training(settings)
+
+
+@app.command(epilog="Example: mlplatform run   (what `make run` runs)")
+def run(
+    ctx: typer.Context,
+    data: DataOption = None,
+    target: TargetOption = None,
+    param: ParamOption = None,
+    model_name: ModelNameOption = None,
+    experiment: ExperimentOption = None,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """The main job: train, register and promote (batch scoring joins when it lands)."""
+    settings = _train_settings(ctx, data, target, param, model_name, experiment, tracking_uri)
+    _run_training(settings)
+
+
+def _run_training(settings: Settings) -> TrainingOutcome:
+    from mlplatform.pipelines.training import run_training
+
+    err = _stderr()
+    err.print(
+        f"Training [bold]{settings.model_name}[/] on {settings.train_data or 'built-in Iris'} "
+        f"[dim](env {settings.env}, MLflow {settings.resolved_tracking_uri})[/]"
+    )
+    outcome = run_training(settings, RichReporter(err))
+    _print_training_summary(outcome, settings)
+    return outcome
+
+
+def _print_training_summary(outcome: TrainingOutcome, settings: Settings) -> None:
+    decision = outcome.decision
+    table = _table(f"Training run {outcome.run_id}", "", "", show_header=False)
+    table.add_row("Model", f"{outcome.model_name} v{outcome.version}")
+    table.add_row("Data", f"{outcome.data_source} ({outcome.rows} rows)")
+    for name in ("accuracy", "precision_macro", "recall_macro", "f1_macro", "training_time_s"):
+        table.add_row(name, f"{outcome.metrics[name]:.4f}")
+    verdict = (
+        f"[green]{settings.promotion.champion_alias}[/]"
+        if decision.promote
+        else (f"[yellow]{settings.promotion.challenger_alias}[/]")
+    )
+    table.add_row("Promotion", f"{verdict} - {decision.reason}")
+    table.add_row("Artifacts", outcome.artifact_uri)
+    table.add_row("MLflow", outcome.tracking_uri)
+    table.add_row("Took", f"{outcome.seconds:.1f}s")
+    out = _stdout()
+    out.print(table)
+    out.print(f"Open the MLflow UI with: [bold]{_ui_hint(settings)}[/]")
+
+
+def _ui_hint(settings: Settings) -> str:
+    if settings.uses_embedded_store:
+        where = "" if settings.home == Path(".mlplatform") else " with the same --home/MLPLATFORM_HOME"
+        return f"mlplatform ui{where}   (then open http://127.0.0.1:5000)"
+    return settings.resolved_tracking_uri
+
+
+# -- model ----------------------------------------------------------------------------------
+
+
+def _registry(ctx: typer.Context, model_name: str | None, tracking_uri: str | None) -> tuple[Any, Settings]:
+    from mlplatform.registry.mlflow_store import MlflowRegistry
+
+    settings = _settings(ctx, model_name=model_name, tracking_uri=tracking_uri)
+    return MlflowRegistry.from_settings(settings), settings
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+@model_app.command("list")
+def model_list(
+    ctx: typer.Context,
+    model_name: ModelNameOption = None,
+    tracking_uri: TrackingOption = None,
+    limit: Annotated[int, typer.Option(help="Show at most this many versions, newest first.")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """Versions of the registered model with aliases, holdout metrics and gate decisions."""
+    registry, settings = _registry(ctx, model_name, tracking_uri)
+    versions = registry.versions(limit=limit)
+    if as_json:
+        _print_json([asdict(v) | {"created": v.created.isoformat()} for v in versions])
+        return
+    if not versions:
+        _stderr().print(f"No versions of {settings.model_name!r} yet: run `mlplatform train`.")
+        return
+    metric = settings.promotion.metric
+    table = _table(
+        f"{settings.model_name} ({settings.resolved_tracking_uri})",
+        *("version", "aliases", metric, "accuracy", "gate", "created (UTC)", "run"),
+    )
+    for v in versions:
+        table.add_row(
+            v.version,
+            ", ".join(v.aliases),
+            _fmt(v.metrics.get(metric)),
+            _fmt(v.metrics.get("accuracy")),
+            v.tags.get("promotion.decision", ""),
+            f"{v.created:%Y-%m-%d %H:%M:%S}",
+            (v.run_id or "")[:12],
+        )
+    _stdout().print(table)
+
+
+def _print_json(value: Any) -> None:
+    import json
+
+    sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+ReasonOption = Annotated[str | None, typer.Option("--reason", "-r", help="Why; recorded in the alias history.")]
+
+
+@model_app.command("promote", epilog="Example: mlplatform model promote 3 --reason 'approved by review'")
+def model_promote(
+    ctx: typer.Context,
+    version: Annotated[str, typer.Argument(help="Model version to make the champion.")],
+    reason: ReasonOption = None,
+    model_name: ModelNameOption = None,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Point the champion alias ('production') at VERSION, bypassing the gate."""
+    registry, settings = _registry(ctx, model_name, tracking_uri)
+    registry.require_version(version)
+    p = settings.promotion
+    with registry.promotion_lock():
+        event = registry.promote(version, "manual", reason or "manual promotion", p.champion_alias, p.challenger_alias)
+    _print_event(event, settings)
+
+
+@model_app.command("rollback")
+def model_rollback(
+    ctx: typer.Context,
+    reason: ReasonOption = None,
+    model_name: ModelNameOption = None,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Move the champion alias back to the previous champion."""
+    registry, settings = _registry(ctx, model_name, tracking_uri)
+    p = settings.promotion
+    with registry.promotion_lock():
+        event = registry.rollback(p.champion_alias, p.challenger_alias, reason or "rollback")
+    _print_event(event, settings)
+
+
+def _print_event(event: Any, settings: Settings) -> None:
+    previous = f" (was v{event.previous_version})" if event.previous_version else ""
+    _stdout().print(
+        f"{settings.model_name}@{event.alias} -> v{event.version}{previous} "
+        f"by {event.actor} at {event.at}: {event.reason}",
+        markup=False,
+    )
+
+
+@model_app.command("history")
+def model_history(
+    ctx: typer.Context,
+    model_name: ModelNameOption = None,
+    tracking_uri: TrackingOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Every alias move: which version held 'production' when, who moved it and why."""
+    registry, settings = _registry(ctx, model_name, tracking_uri)
+    events = registry.history()
+    if as_json:
+        _print_json([asdict(e) for e in events])
+        return
+    if not events:
+        _stderr().print(f"No alias moves recorded for {settings.model_name!r} yet.")
+        return
+    table = _table(
+        f"{settings.model_name} alias history",
+        "#",
+        "at (UTC)",
+        "alias",
+        "version",
+        "previous",
+        "action",
+        "by",
+        "reason",
+    )
+    for e in events:
+        table.add_row(str(e.seq), e.at, e.alias, e.version, e.previous_version or "", e.action, e.actor, e.reason)
+    _stdout().print(table)
+
+
+# -- ui -------------------------------------------------------------------------------------
+
+
+@app.command()
+def ui(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Open the MLflow UI on the configured store (a remote server: prints its URL)."""
+    settings = _settings(ctx, tracking_uri=tracking_uri)
+    uri = settings.resolved_tracking_uri
+    if not settings.uses_embedded_store:
+        _stdout().print(f"MLflow UI: {uri}")
+        return
+    if not (settings.state_dir / "mlflow.db").exists():
+        from mlplatform.errors import BadInputError
+
+        raise BadInputError(f"no MLflow store at {settings.state_dir}", "run `mlplatform train` first")
+    _stderr().print(f"MLflow UI on http://127.0.0.1:{port} (store {uri}); Ctrl+C to stop")
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    os.execv(sys.executable, command)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app(prog_name="mlplatform")
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+__all__ = ["EXIT_BAD_INPUT", "app", "main"]

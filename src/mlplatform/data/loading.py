@@ -1,0 +1,128 @@
+"""Read tabular data from a file, a folder or an S3 prefix with pyarrow.
+
+Every read failure is turned into a DataError here, naming the file, so callers never see a
+pyarrow or S3 exception.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from mlplatform.clients import filesystem_for
+from mlplatform.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+BUILTIN_IRIS = "builtin:iris"
+IRIS_TARGET = "species"
+
+
+@dataclass(frozen=True)
+class LoadedTable:
+    """A table plus where it came from, for lineage in MLflow."""
+
+    frame: pd.DataFrame
+    source: str
+    files: tuple[str, ...]
+
+
+def file_format(path: str) -> str | None:
+    lower = path.lower()
+    return next((fmt for ext, fmt in FORMATS.items() if lower.endswith(ext)), None)
+
+
+def _is_data_file(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return not name.startswith(("_", ".")) and file_format(name) is not None
+
+
+def open_dataset(uri: str) -> tuple[ds.Dataset, tuple[str, ...]]:
+    """A lazy pyarrow dataset over one file or every CSV/Parquet file under a folder/prefix."""
+    import pyarrow as pa
+    import pyarrow.dataset as pads
+    from pyarrow import fs as pafs
+
+    filesystem, path = filesystem_for(uri)
+    hint = "check the path" + (" and AWS credentials / AWS_ENDPOINT_URL" if uri.startswith("s3://") else "")
+    try:
+        info = filesystem.get_file_info(path)
+        if info.type == pafs.FileType.NotFound:
+            raise DataError(f"data not found: {uri}", hint)
+        if info.type == pafs.FileType.File:
+            fmt = file_format(path)
+            if fmt is None:
+                raise DataError(f"unsupported file type: {uri}", "use a .csv or .parquet file")
+            files = (path,)
+        else:
+            selector = pafs.FileSelector(path, recursive=True)
+            files = tuple(
+                sorted(i.path for i in filesystem.get_file_info(selector) if i.is_file and _is_data_file(i.path))
+            )
+            if not files:
+                raise DataError(f"no .csv or .parquet files under {uri}", "point at a file or a folder of data files")
+            formats = {file_format(f) for f in files}
+            if len(formats) > 1:
+                raise DataError(f"{uri} mixes CSV and Parquet files", "keep one format per folder")
+            fmt = formats.pop()
+        return pads.dataset(list(files), filesystem=filesystem, format=fmt), files
+    except DataError:
+        raise
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise _read_error(uri, exc, hint) from None
+
+
+def read_table(uri: str) -> tuple[pa.Table, tuple[str, ...]]:
+    """Read a whole file or folder into memory (training data; inference streams instead)."""
+    import pyarrow as pa
+
+    dataset, files = open_dataset(uri)
+    try:
+        return dataset.to_table(), files
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise _read_error(uri, exc, "check that the file is valid CSV with a header row, or Parquet") from None
+
+
+def load_frame(uri: str | None) -> LoadedTable:
+    """The training table: built-in Iris when `uri` is None, else the file/folder at `uri`."""
+    if uri is None or uri == BUILTIN_IRIS:
+        return LoadedTable(iris_frame(), BUILTIN_IRIS, ())
+    table, files = read_table(uri)
+    source = uri if "://" in uri else os.path.abspath(os.path.expanduser(uri))
+    return LoadedTable(table.to_pandas(), source, files)
+
+
+def iris_frame() -> pd.DataFrame:
+    """Fisher's Iris, shipped inside scikit-learn (no download), with readable names."""
+    from sklearn.datasets import load_iris
+
+    bunch = load_iris(as_frame=True)
+    frame = bunch.frame.rename(
+        columns={
+            "sepal length (cm)": "sepal_length",
+            "sepal width (cm)": "sepal_width",
+            "petal length (cm)": "petal_length",
+            "petal width (cm)": "petal_width",
+        }
+    )
+    frame[IRIS_TARGET] = [str(bunch.target_names[i]) for i in frame.pop("target")]
+    return frame
+
+
+def _read_error(uri: str, exc: BaseException, hint: str) -> DataError:
+    message = str(exc)
+    duplicate = re.search(r"multiple columns named (.+)$", message, re.MULTILINE)
+    if duplicate:
+        name = duplicate.group(1).strip()
+        return DataError(f"duplicate column name {name!r} in {uri}", "rename or drop one of the columns")
+    return DataError(f"cannot read {uri}: {_first_line(exc)}", hint)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -1,0 +1,207 @@
+"""The weekly training pipeline: load -> validate -> fit -> evaluate -> log -> register -> gate."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlplatform import __version__
+from mlplatform.data.loading import BUILTIN_IRIS, IRIS_TARGET, load_frame
+from mlplatform.data.profile import build_profile
+from mlplatform.data.validation import TrainingData, validate_training_frame
+from mlplatform.pipelines.progress import LogReporter, StepReporter
+from mlplatform.registry.history import AliasEvent
+from mlplatform.registry.mlflow_store import MlflowRegistry
+from mlplatform.registry.promotion import PromotionDecision, decide
+from mlplatform.settings import Settings
+from mlplatform.training import fit as training
+from mlplatform.training.plots import confusion_matrix_png, feature_importance_png
+
+log = logging.getLogger(__name__)
+PROFILE_ARTIFACT = "profile/training_profile.json"
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    run_id: str
+    model_name: str
+    version: str
+    metrics: dict[str, float]
+    decision: PromotionDecision
+    alias_event: AliasEvent
+    tracking_uri: str
+    artifact_uri: str
+    data_source: str
+    rows: int
+    seconds: float
+
+
+def default_target(settings: Settings) -> str:
+    """The built-in Iris labels its rows 'species'; user data uses the configured column."""
+    if settings.train_data in (None, BUILTIN_IRIS) and "target_column" not in settings.model_fields_set:
+        return IRIS_TARGET
+    return settings.target_column
+
+
+def run_training(settings: Settings, progress: StepReporter | None = None) -> TrainingOutcome:
+    progress = progress or LogReporter()
+    started = time.perf_counter()
+    params = settings.hyperparameters
+
+    with progress.step("Load data"):
+        loaded = load_frame(settings.train_data)
+    with progress.step("Validate data"):
+        target = default_target(settings)
+        data = validate_training_frame(loaded.frame, target, settings.test_size)
+    with progress.step("Train"):
+        holdout = training.split(data, settings.test_size, params.random_state)
+        model, fit_seconds = training.fit(params, holdout.x_train, holdout.y_train)
+    with progress.step("Evaluate"):
+        evaluation = training.evaluate(model, holdout.x_test, holdout.y_test, data.classes)
+        metrics = evaluation.all_metrics() | {"training_time_s": fit_seconds}
+
+    registry = MlflowRegistry.from_settings(settings)
+    digest = dataset_digest(data)
+    commit = git_commit()
+    with progress.step("Log run to MLflow"):
+        run_tags = {
+            "mlplatform.pipeline": "training",
+            "mlplatform.version": __version__,
+            "mlplatform.env": settings.env,
+            "data.source": loaded.source,
+            "data.digest": digest,
+        }
+        if commit:
+            run_tags |= {"mlplatform.git_commit": commit, "mlflow.source.git.commit": commit}
+        run_name = f"train-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+        with registry.run(settings.experiment_name, run_name, run_tags) as run:
+            run.log_params(
+                params.model_dump()
+                | {
+                    "test_size": settings.test_size,
+                    "target": target,
+                    "data.rows": len(data.labels),
+                    "data.features": len(data.feature_names),
+                    "data.classes": len(data.classes),
+                }
+            )
+            run.log_metrics(metrics)
+            run.log_dataset(loaded.frame, loaded.source, _dataset_name(loaded.source), digest, target)
+            with tempfile.TemporaryDirectory(prefix="mlplatform-") as tmp:
+                write_training_artifacts(Path(tmp), data.feature_names, holdout, model, evaluation)
+                run.log_artifacts(Path(tmp))
+            logged_model = run.log_sklearn_model(model, holdout.x_train, model.predict(holdout.x_train.head(5)))
+    with progress.step("Register model"):
+        version_tags = {"data.digest": digest, "mlplatform.version": __version__}
+        if commit:
+            version_tags["mlplatform.git_commit"] = commit
+        version = registry.register(
+            logged_model,
+            run.run_id,
+            version_tags,
+            description="RandomForest classifier trained by mlplatform.",
+        )
+    with progress.step("Promotion gate"):
+        promotion = settings.promotion
+        with registry.promotion_lock():
+            champion = registry.alias_version(promotion.champion_alias)
+            champion_score = None
+            if champion is not None:
+                champion_score = _champion_score(registry, champion, holdout, data, promotion.metric)
+            decision = decide(
+                metrics[promotion.metric],
+                champion,
+                champion_score,
+                metric=promotion.metric,
+                tolerance=promotion.tolerance,
+                auto_promote=promotion.auto_promote,
+            )
+            event = registry.apply_decision(version, decision, promotion.champion_alias, promotion.challenger_alias)
+
+    return TrainingOutcome(
+        run_id=run.run_id,
+        model_name=settings.model_name,
+        version=version,
+        metrics=metrics,
+        decision=decision,
+        alias_event=event,
+        tracking_uri=registry.tracking_uri,
+        artifact_uri=run.artifact_uri,
+        data_source=loaded.source,
+        rows=len(data.labels),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def write_training_artifacts(
+    folder: Path, feature_names: list[str], holdout: training.Holdout, model: Any, evaluation: Any
+) -> None:
+    """Plots, feature importances, and the profile of the rows the model was fit on (the
+    baseline the inference drift check compares against)."""
+    (folder / "plots").mkdir()
+    (folder / "profile").mkdir()
+    confusion_matrix_png(
+        evaluation.confusion, evaluation.classes, folder / "plots" / "confusion_matrix.png", "Holdout confusion matrix"
+    )
+    importances = np.asarray(model.feature_importances_)
+    feature_importance_png(feature_names, importances, folder / "plots" / "feature_importance.png")
+    pd.DataFrame({"feature": feature_names, "importance": importances}).sort_values(
+        "importance", ascending=False
+    ).to_csv(folder / "feature_importance.csv", index=False)
+    profile = build_profile(holdout.x_train.to_numpy(), feature_names, holdout.y_train)
+    (folder / PROFILE_ARTIFACT).write_text(json.dumps(profile, indent=1))
+
+
+def _champion_score(
+    registry: MlflowRegistry, version: str, holdout: training.Holdout, data: TrainingData, metric: str
+) -> float | None:
+    """The champion's score on *this* holdout, or None if it cannot score these features."""
+    from mlplatform.errors import MLPlatformError
+
+    try:
+        champion = registry.load_sklearn(f"models:/{registry.model_name}/{version}")
+    except MLPlatformError as exc:
+        log.warning("champion v%s could not be loaded: %s", version, exc)
+        return None
+    expected = [str(c) for c in getattr(champion, "feature_names_in_", [])]
+    if sorted(expected) != sorted(data.feature_names):
+        log.warning("champion v%s was trained on other features: %s", version, ", ".join(expected))
+        return None
+    return training.score(champion, holdout.x_test[expected], holdout.y_test, data.classes, metric)
+
+
+def dataset_digest(data: TrainingData) -> str:
+    """Content hash of features and labels: same data, same digest, whatever the file name."""
+    hasher = hashlib.sha256()
+    hasher.update("\x1f".join(data.feature_names).encode())
+    hasher.update(pd.util.hash_pandas_object(data.features, index=False).to_numpy().tobytes())
+    hasher.update(pd.util.hash_array(np.asarray(data.labels, dtype=object)).tobytes())
+    return hasher.hexdigest()[:16]
+
+
+def git_commit() -> str | None:
+    """The commit being trained from: MLPLATFORM_GIT_COMMIT (baked into images), else git."""
+    explicit = os.environ.get("MLPLATFORM_GIT_COMMIT")
+    if explicit:
+        return explicit
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=2, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def _dataset_name(source: str) -> str:
+    return source.rstrip("/").rsplit("/", 1)[-1] or source

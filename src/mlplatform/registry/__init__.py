@@ -1,0 +1,1 @@
+"""Model registry: the pure promotion gate and alias history, and the MLflow adapter."""

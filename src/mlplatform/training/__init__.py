@@ -1,0 +1,1 @@
+"""Fit and evaluate a classifier: pure functions over arrays, no MLflow, no files."""

@@ -1,0 +1,46 @@
+"""Shared fixtures: every test gets its own state directory and a clean environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mlplatform.data.loading import iris_frame
+
+SEED_ENV_VARS = (
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_MODEL_URI",
+    "MODEL_NAME",
+    "EXPERIMENT_NAME",
+    "KAFKA_BOOTSTRAP_SERVERS",
+    "KAFKA_TOPIC",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No setting leaks in from the developer's shell; state goes to a temp dir."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("MLPLATFORM_") or name in SEED_ENV_VARS:
+            monkeypatch.delenv(name, raising=False)
+    home = tmp_path / "state"
+    monkeypatch.setenv("MLPLATFORM_HOME", str(home))
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    monkeypatch.setenv("MLPLATFORM_ACTOR", "pytest")
+    return home
+
+
+@pytest.fixture
+def iris() -> pd.DataFrame:
+    return iris_frame()
+
+
+@pytest.fixture
+def iris_csv(tmp_path: Path, iris: pd.DataFrame) -> Path:
+    path = tmp_path / "iris.csv"
+    iris.rename(columns={"species": "label"}).to_csv(path, index=False)
+    return path
