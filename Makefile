@@ -19,7 +19,7 @@ help: ## Show the targets
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(SYNCED): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --python $(PYTHON)
+	UV_COMPILE_BYTECODE=1 $(UV) sync --frozen --python $(PYTHON)
 	rm -f $(VENV)/.synced-* && touch $@
 
 setup: $(SYNCED) ## Create the locked environment in .venv (uv sync --frozen)

@@ -70,6 +70,8 @@ app = typer.Typer(
 )
 model_app = typer.Typer(help="Registered model versions, aliases and their history.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
+config_app = typer.Typer(help="Show the effective settings and where each can be set.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
 
 
 def _version(value: bool) -> None:
@@ -432,6 +434,24 @@ def model_history(
     for e in events:
         table.add_row(str(e.seq), e.at, e.alias, e.version, e.previous_version or "", e.action, e.actor, e.reason)
     _stdout().print(table)
+
+
+# -- config -------------------------------------------------------------------------------
+
+
+@config_app.command("show", epilog="Example: mlplatform --env prod config show")
+def config_show(ctx: typer.Context) -> None:
+    """Print the settings after defaults < config/<env>.toml < env vars < flags, as JSON."""
+    settings = _settings(ctx)
+    _print_json(settings.model_dump(mode="json") | {"resolved_tracking_uri": settings.resolved_tracking_uri})
+
+
+@config_app.command("reference")
+def config_reference() -> None:
+    """Every setting with its environment variable and default, as a Markdown table."""
+    from mlplatform.settings import settings_reference_markdown
+
+    sys.stdout.write(settings_reference_markdown() + "\n")
 
 
 # -- ui -------------------------------------------------------------------------------------

@@ -155,3 +155,41 @@ def load_settings(env: str | None = None, **overrides: Any) -> Settings:
         raise ConfigError(f"cannot read config file {path}: {exc}", "fix the TOML syntax") from None
     finally:
         _CONFIG_FILE.pop("path", None)
+
+
+def _env_name(name: str, info: Any, prefix: str) -> str:
+    alias = info.validation_alias
+    if isinstance(alias, AliasChoices):
+        return " / ".join(str(choice) for choice in alias.choices)
+    return f"MLPLATFORM_{prefix}{name}".upper()
+
+
+def settings_reference() -> list[tuple[str, str, str, str]]:
+    """(setting, environment variable, default, description) for every setting, nested ones
+    included: the README's configuration table is this list, checked by a test."""
+    rows: list[tuple[str, str, str, str]] = []
+
+    def walk(model: type[BaseModel], path: str, env_prefix: str) -> None:
+        for name, info in model.model_fields.items():
+            annotation = info.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                walk(annotation, f"{path}{name}.", f"{env_prefix}{name}__")
+                continue
+            default = info.get_default(call_default_factory=True)  # not the environment's value
+            rows.append(
+                (
+                    f"{path}{name}",
+                    _env_name(name, info, env_prefix),
+                    "(unset)" if default is None else str(default),
+                    info.description or "",
+                )
+            )
+
+    walk(Settings, "", "")
+    return rows
+
+
+def settings_reference_markdown() -> str:
+    lines = ["| Setting | Environment variable | Default | Meaning |", "|---|---|---|---|"]
+    lines += [f"| `{name}` | `{env}` | `{default}` | {text} |" for name, env, default, text in settings_reference()]
+    return "\n".join(lines)

@@ -53,3 +53,40 @@ def test_bad_flag_is_usage_error():
     result = run("train", "--no-such-flag")
     assert result.returncode == 2
     assert "No such option" in result.stderr
+
+
+def test_ui_serves_the_embedded_store(tmp_path):
+    from tests.integration.services import free_port, stop, wait_for_http
+
+    assert run("train", "-p", "n_estimators=5").returncode == 0
+    port = free_port()
+    log = tmp_path / "ui.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [MLPLATFORM, "ui", "--port", str(port)], stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/health", process, log, timeout=90)
+        import requests
+
+        found = requests.get(f"http://127.0.0.1:{port}/api/2.0/mlflow/registered-models/search", timeout=10).json()
+        assert [m["name"] for m in found["registered_models"]] == ["iris-model"]
+    finally:
+        stop(process)
+
+
+def test_ui_without_a_store_says_to_train_first():
+    result = run("ui")
+    assert result.returncode == 2
+    assert "run `mlplatform train` first" in result.stderr
+
+
+def test_config_show_applies_env_vars():
+    env = os.environ | {"MODEL_NAME": "from-env", "MLPLATFORM_HYPERPARAMETERS__N_ESTIMATORS": "7"}
+    result = run("--env", "staging", "config", "show", env=env, cwd=Path(__file__).parents[2])
+    assert result.returncode == 0, result.stderr
+    import json
+
+    shown = json.loads(result.stdout)
+    assert (shown["env"], shown["model_name"], shown["hyperparameters"]["n_estimators"]) == ("staging", "from-env", 7)
+    assert shown["experiment_name"] == "iris-training-staging"
