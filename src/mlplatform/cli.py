@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -26,6 +26,7 @@ from mlplatform.errors import EXIT_BAD_INPUT, MLPlatformError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from mlplatform.pipelines.scoring import ScoringOutcome
     from mlplatform.pipelines.training import TrainingOutcome
     from mlplatform.settings import Settings
 
@@ -178,6 +179,36 @@ class RichReporter:
             yield
         self.console.print(f"[green]✓[/] {description} [dim]{time.perf_counter() - started:.2f}s[/]")
 
+    @contextlib.contextmanager
+    def bar(self, description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+        import time
+
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        started = time.perf_counter()
+        done = 0
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]} rows/s"),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=self.console, transient=True) as bar:
+            task = bar.add_task(description, total=total, rate="-")
+
+            def advance(rows: int) -> None:
+                nonlocal done
+                done += rows
+                rate = done / max(time.perf_counter() - started, 1e-9)
+                bar.update(task, advance=rows, rate=f"{rate:,.0f}")
+
+            yield advance
+        elapsed = time.perf_counter() - started
+        self.console.print(
+            f"[green]✓[/] {description}: {done:,} rows [dim]{elapsed:.2f}s, {done / max(elapsed, 1e-9):,.0f} rows/s[/]"
+        )
+
 
 # -- train ----------------------------------------------------------------------------------
 
@@ -255,10 +286,12 @@ def run(
     model_name: ModelNameOption = None,
     experiment: ExperimentOption = None,
     tracking_uri: TrackingOption = None,
+    run_date: DateOption = None,
 ) -> None:
-    """The main job: train, register and promote (batch scoring joins when it lands)."""
+    """The main job: train, register and promote, then score a batch with the champion."""
     settings = _train_settings(ctx, data, target, param, model_name, experiment, tracking_uri)
     _run_training(settings)
+    _run_scoring(settings, _logical_date(run_date))
 
 
 def _run_training(settings: Settings) -> TrainingOutcome:
@@ -300,6 +333,157 @@ def _ui_hint(settings: Settings) -> str:
         where = "" if settings.home == Path(".mlplatform") else " with the same --home/MLPLATFORM_HOME"
         return f"mlplatform ui{where}   (then open http://127.0.0.1:5000)"
     return settings.resolved_tracking_uri
+
+
+# -- score ----------------------------------------------------------------------------------
+
+DateOption = Annotated[
+    str | None, typer.Option("--date", help="Logical date of the run, YYYY-MM-DD (default: today, UTC).")
+]
+
+
+def _logical_date(value: str | None) -> str:
+    from datetime import UTC, date, datetime
+
+    if value is None:
+        return datetime.now(UTC).date().isoformat()
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        from mlplatform.errors import BadInputError
+
+        raise BadInputError(f"invalid --date {value!r}", "use YYYY-MM-DD, e.g. --date 2026-11-22") from None
+
+
+@app.command(
+    epilog="Examples: mlplatform score --rows 1000000 · mlplatform score --input s3://bucket/in/ --date 2026-11-22"
+)
+def score(
+    ctx: typer.Context,
+    model_uri: Annotated[
+        str | None,
+        typer.Option(
+            "--model-uri",
+            help="models:/NAME@ALIAS, models:/NAME/VERSION|STAGE, runs:/ID/PATH "
+            "[env: MLFLOW_MODEL_URI; default models:/<MODEL_NAME>@production]",
+        ),
+    ] = None,
+    input_uri: Annotated[
+        str | None,
+        typer.Option(
+            "--input",
+            "-i",
+            help="CSV/Parquet file, folder, or partitioned root (date=YYYY-MM-DD), local "
+            "or s3://. Default: generated rows.",
+        ),
+    ] = None,
+    rows: Annotated[int | None, typer.Option(help="Generated rows (without --input).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the generated rows.")] = None,
+    run_date: DateOption = None,
+    batch_size: Annotated[int | None, typer.Option(help="Rows read and scored at a time.")] = None,
+    output_format: Annotated[str | None, typer.Option("--format", help="parquet (default), csv or jsonl.")] = None,
+    on_bad_rows: Annotated[
+        str | None, typer.Option(help="fail (default) or quarantine rows with nulls/NaN/inf.")
+    ] = None,
+    data_root: Annotated[
+        str | None, typer.Option(help="Output root, a folder or s3://bucket/prefix [default <home>/data].")
+    ] = None,
+    id_column: Annotated[str | None, typer.Option(help="Input column with the row id.")] = None,
+    fail_on_drift: Annotated[
+        bool | None, typer.Option("--fail-on-drift/--warn-on-drift", help="Exit 1 when a feature drifts.")
+    ] = None,
+    model_name: ModelNameOption = None,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Score a batch with the promoted model; write predictions per date and publish to Kafka."""
+    settings = _settings(ctx, model_name=model_name, tracking_uri=tracking_uri)
+    flags = {
+        "model_uri": model_uri,
+        "input": input_uri,
+        "rows": rows,
+        "seed": seed,
+        "batch_size": batch_size,
+        "output_format": output_format,
+        "on_bad_rows": on_bad_rows,
+        "data_root": data_root,
+        "id_column": id_column,
+    }
+    settings = _with_inference(settings, {k: v for k, v in flags.items() if v is not None}, fail_on_drift)
+    _run_scoring(settings, _logical_date(run_date))
+
+
+def _with_inference(settings: Settings, overrides: dict[str, Any], fail_on_drift: bool | None) -> Settings:
+    """Apply flags to the inference settings, validated like every other source."""
+    from pydantic import ValidationError
+
+    from mlplatform.errors import ConfigError
+    from mlplatform.settings import InferenceSettings
+    from mlplatform.training.params import describe_validation_error
+
+    current = settings.inference.model_dump()
+    if fail_on_drift is not None:
+        current["drift"]["fail_on_drift"] = fail_on_drift
+    try:
+        inference = InferenceSettings.model_validate(current | overrides)
+    except ValidationError as exc:
+        headline, allowed = describe_validation_error(exc, InferenceSettings, "option ")
+        raise ConfigError(headline, allowed) from None
+    return settings.model_copy(update={"inference": inference})
+
+
+def _run_scoring(settings: Settings, run_date: str) -> ScoringOutcome:
+    from mlplatform.pipelines.scoring import run_scoring
+
+    err = _stderr()
+    sinks = "files" + (f" + Kafka topic {settings.inference.kafka.topic}" if settings.inference.kafka.enabled else "")
+    err.print(f"Scoring {run_date} with [bold]{settings.model_uri}[/] -> {sinks}")
+    outcome = run_scoring(settings, run_date, RichReporter(err))
+    _print_scoring_summary(outcome)
+    return outcome
+
+
+def _print_scoring_summary(outcome: ScoringOutcome) -> None:
+    table = _table(f"Inference run {outcome.run_id} for {outcome.run_date}", "", "", show_header=False)
+    table.add_row("Model", outcome.model)
+    table.add_row("Input", outcome.source)
+    table.add_row("Rows", f"{outcome.rows:,} scored, {outcome.bad_rows:,} quarantined")
+    table.add_row("Speed", f"{outcome.rows_per_second:,.0f} rows/s ({outcome.seconds:.1f}s in all)")
+    total = max(outcome.rows, 1)
+    table.add_row("Classes", ", ".join(f"{k} {v / total:.1%}" for k, v in outcome.class_counts.items()))
+    table.add_row("Output", f"{outcome.output_uri} (_SUCCESS written)")
+    if outcome.kafka is not None:
+        table.add_row(
+            "Kafka", f"{outcome.kafka.delivered:,} of {outcome.kafka.produced:,} acknowledged on {outcome.kafka.topic}"
+        )
+    if outcome.drift is not None:
+        drifted = ", ".join(outcome.drift.drifted) or "none"
+        table.add_row("Drift", f"max PSI {outcome.drift.max_psi:.3f}; drifted: {drifted}")
+    _stdout().print(table)
+
+
+# -- check ----------------------------------------------------------------------------------
+
+
+@app.command(epilog="Example: KAFKA_BOOTSTRAP_SERVERS=broker:9092 mlplatform check")
+def check(
+    ctx: typer.Context,
+    model_uri: Annotated[str | None, typer.Option("--model-uri", help="Model URI to resolve.")] = None,
+    data_root: Annotated[str | None, typer.Option(help="Output root to test for writes.")] = None,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Can a run start? MLflow + model, storage, Kafka: one OK/FAIL line each; exit 1 if any fails."""
+    from mlplatform.pipelines.checks import run_checks
+
+    settings = _settings(ctx, tracking_uri=tracking_uri)
+    overrides = {k: v for k, v in {"model_uri": model_uri, "data_root": data_root}.items() if v is not None}
+    settings = _with_inference(settings, overrides, None)
+    results = run_checks(settings)
+    out = _stdout()
+    for result in results:
+        mark = {"OK": "[green]OK[/]  ", "FAIL": "[red]FAIL[/]", "SKIP": "[dim]SKIP[/]"}[result.status]
+        out.print(f"{mark} {result.name}: {result.detail}")
+    if any(r.status == "FAIL" for r in results):
+        raise typer.Exit(1)
 
 
 # -- model ----------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -38,6 +38,91 @@ class PromotionSettings(BaseModel):
     auto_promote: bool = Field(True, description="False: new versions only ever become 'challenger'.")
     champion_alias: str = Field("production", description="Alias readers resolve for the live model.")
     challenger_alias: str = Field("challenger", description="Alias for a version that lost the gate.")
+
+
+OutputFormat = Literal["parquet", "csv", "jsonl"]
+BadRowPolicy = Literal["fail", "quarantine"]
+
+
+class KafkaSettings(BaseModel):
+    """Kafka sink; on when bootstrap servers are set. Secrets come only from the environment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bootstrap_servers: str | None = Field(
+        None,
+        description="host:port[,host:port]; unset = no Kafka sink.",
+    )
+    topic: str = Field(
+        "ml-predictions",
+        min_length=1,
+        description="Topic that gets one message per prediction.",
+    )
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT",
+        description="librdkafka security.protocol.",
+    )
+    sasl_mechanism: str | None = Field(
+        None,
+        description="PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER, ...",
+    )
+    sasl_username: str | None = Field(None, description="SASL user.")
+    sasl_password: SecretStr | None = Field(
+        None,
+        description="SASL password (environment only; never logged).",
+    )
+    ssl_ca_location: str | None = Field(
+        None,
+        description="CA bundle for SSL/SASL_SSL.",
+    )
+    delivery_timeout_s: float = Field(
+        30.0, gt=0, le=60, description="Seconds a message may wait for its acknowledgement (max 60)."
+    )
+    compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = Field(
+        "lz4", description="Producer compression.type."
+    )
+    linger_ms: int = Field(20, ge=0, le=1000, description="Producer linger.ms (batching window).")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.bootstrap_servers)
+
+
+class DriftSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    psi_threshold: float = Field(0.2, gt=0, description="PSI above which a feature counts as drifted.")
+    fail_on_drift: bool = Field(False, description="Exit 1 (and write no _SUCCESS) when a feature drifts.")
+
+
+class InferenceSettings(BaseModel):
+    """Daily batch inference."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model_uri: str | None = Field(
+        None,
+        description="Model to score with; default models:/<model_name>@production.",
+    )
+    data_root: str | None = Field(
+        None, description="Output root: a folder or s3://bucket/prefix. Default: <home>/data."
+    )
+    input: str | None = Field(
+        None, description="Input CSV/Parquet file, folder or date partition (local or s3://); unset = generated."
+    )
+    rows: int = Field(1000, ge=1, description="Generated rows when there is no input.")
+    seed: int = Field(0, description="Seed of the generated rows.")
+    id_column: str | None = Field(
+        None, description="Input column holding the row id; default: the row's position in the input."
+    )
+    batch_size: int = Field(100_000, ge=1, le=5_000_000, description="Rows read and scored at a time.")
+    output_format: OutputFormat = Field("parquet", description="parquet, csv or jsonl.")
+    on_bad_rows: BadRowPolicy = Field(
+        "fail", description="Rows with nulls/NaN/inf: fail the run, or quarantine them and score the rest."
+    )
+    predict_jobs: int = Field(-1, description="Cores for predict_proba; -1 = all.")
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    drift: DriftSettings = Field(default_factory=DriftSettings)
 
 
 class Settings(BaseSettings):
@@ -81,6 +166,7 @@ class Settings(BaseSettings):
         default_factory=RandomForestParams, description="RandomForest hyperparameters."
     )
     promotion: PromotionSettings = Field(default_factory=PromotionSettings)
+    inference: InferenceSettings = Field(default_factory=InferenceSettings)
 
     @property
     def state_dir(self) -> Path:
@@ -96,6 +182,19 @@ class Settings(BaseSettings):
         return self.state_dir / "artifacts"
 
     @property
+    def model_uri(self) -> str:
+        champion = self.promotion.champion_alias
+        return self.inference.model_uri or f"models:/{self.model_name}@{champion}"
+
+    @property
+    def data_root(self) -> str:
+        return self.inference.data_root or str(self.state_dir / "data")
+
+    @property
+    def inference_experiment(self) -> str:
+        return f"{self.model_name}-inference"
+
+    @property
     def uses_embedded_store(self) -> bool:
         return self.resolved_tracking_uri.startswith("sqlite:")
 
@@ -109,10 +208,42 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml_file = _CONFIG_FILE.get("path")
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, SeedEnvSource(settings_cls)]
         if toml_file is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
         return tuple(sources)
+
+
+# The seeds' environment variable names for nested settings (top-level ones use aliases).
+SEED_ENV: dict[str, tuple[str, ...]] = {
+    "MLFLOW_MODEL_URI": ("inference", "model_uri"),
+    "KAFKA_BOOTSTRAP_SERVERS": ("inference", "kafka", "bootstrap_servers"),
+    "KAFKA_TOPIC": ("inference", "kafka", "topic"),
+    "KAFKA_SECURITY_PROTOCOL": ("inference", "kafka", "security_protocol"),
+    "KAFKA_SASL_MECHANISM": ("inference", "kafka", "sasl_mechanism"),
+    "KAFKA_SASL_USERNAME": ("inference", "kafka", "sasl_username"),
+    "KAFKA_SASL_PASSWORD": ("inference", "kafka", "sasl_password"),
+    "KAFKA_SSL_CA_LOCATION": ("inference", "kafka", "ssl_ca_location"),
+}
+
+
+class SeedEnvSource(PydanticBaseSettingsSource):
+    """Reads SEED_ENV variables into nested settings; ranks below MLPLATFORM_* variables."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for variable, path in SEED_ENV.items():
+            value = os.environ.get(variable)
+            if value is None or value == "":
+                continue
+            node = values
+            for key in path[:-1]:
+                node = node.setdefault(key, {})
+            node[path[-1]] = value
+        return values
 
 
 # The config file of the environment being loaded; set only for the duration of `load_settings`.
@@ -161,7 +292,10 @@ def _env_name(name: str, info: Any, prefix: str) -> str:
     alias = info.validation_alias
     if isinstance(alias, AliasChoices):
         return " / ".join(str(choice) for choice in alias.choices)
-    return f"MLPLATFORM_{prefix}{name}".upper()
+    prefixed = f"MLPLATFORM_{prefix}{name}".upper()
+    path = (*prefix.lower().split("__")[:-1], name)
+    seed = next((variable for variable, target in SEED_ENV.items() if target == path), None)
+    return f"{seed} / {prefixed}" if seed else prefixed
 
 
 def settings_reference() -> list[tuple[str, str, str, str]]:

@@ -44,3 +44,51 @@ def embedded_client(isolated_env: Path):
         return MlflowClient(f"sqlite:///{isolated_env.resolve() / 'mlflow.db'}")
 
     return make
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """moto in server mode: a real S3 HTTP API on 127.0.0.1 for boto3 and pyarrow alike."""
+    from moto.server import ThreadedMotoServer
+
+    from tests.integration.services import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> str:
+    """A fresh bucket; the standard AWS variables point every client at the moto server."""
+    import re
+    import uuid
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    name = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:40].strip("-") + "-" + uuid.uuid4().hex[:8]
+    from mlplatform.clients import boto3_client
+
+    boto3_client("s3").create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def kafka_broker() -> Iterator[object]:
+    """A Kafka-protocol broker process (librdkafka mock cluster) with a 'predictions' topic."""
+    from tests.support.kafka_broker import mock_broker
+
+    with mock_broker({"predictions": 4}) as broker:
+        yield broker
+
+
+@pytest.fixture
+def trained(cli) -> None:
+    """A promoted iris-model v1 in the embedded store (small forest: fast)."""
+    result = cli("train", "-p", "n_estimators=20")
+    assert result.exit_code == 0, result.output

@@ -5,14 +5,19 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 log = logging.getLogger("mlplatform.pipeline")
 
 
+Advance = Callable[[int], None]
+
+
 class StepReporter(Protocol):
     def step(self, description: str) -> contextlib.AbstractContextManager[None]: ...
+
+    def bar(self, description: str, total: int | None) -> contextlib.AbstractContextManager[Advance]: ...
 
 
 class LogReporter:
@@ -23,3 +28,22 @@ class LogReporter:
         started = time.perf_counter()
         yield
         log.info("%s done in %.2fs", description, time.perf_counter() - started)
+
+    @contextlib.contextmanager
+    def bar(self, description: str, total: int | None) -> Iterator[Advance]:
+        """Logs progress at most every 10 s (schedulers and containers have no terminal)."""
+        started = last = time.perf_counter()
+        done = 0
+
+        def advance(rows: int) -> None:
+            nonlocal done, last
+            done += rows
+            now = time.perf_counter()
+            if now - last >= 10:
+                last = now
+                of = f"/{total}" if total else ""
+                log.info("%s: %d%s rows, %.0f rows/s", description, done, of, done / (now - started))
+
+        yield advance
+        elapsed = time.perf_counter() - started
+        log.info("%s: %d rows in %.2fs (%.0f rows/s)", description, done, elapsed, done / max(elapsed, 1e-9))

@@ -22,15 +22,14 @@ from mlplatform.data.loading import BUILTIN_IRIS, IRIS_TARGET, load_frame
 from mlplatform.data.profile import build_profile
 from mlplatform.data.validation import TrainingData, validate_training_frame
 from mlplatform.pipelines.progress import LogReporter, StepReporter
+from mlplatform.plots import confusion_matrix_png, feature_importance_png
 from mlplatform.registry.history import AliasEvent
-from mlplatform.registry.mlflow_store import MlflowRegistry
+from mlplatform.registry.mlflow_store import PROFILE_ARTIFACT, MlflowRegistry
 from mlplatform.registry.promotion import PromotionDecision, decide
 from mlplatform.settings import Settings
 from mlplatform.training import fit as training
-from mlplatform.training.plots import confusion_matrix_png, feature_importance_png
 
 log = logging.getLogger(__name__)
-PROFILE_ARTIFACT = "profile/training_profile.json"
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import getpass
+import json
 import logging
 import os
+import re
 import socket
+import tempfile
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -42,6 +45,31 @@ class VersionInfo:
     created: datetime
     metrics: dict[str, float] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A model ready to score with, and the registry facts stamped on what it produces."""
+
+    uri: str
+    name: str | None
+    version: str | None
+    run_id: str | None
+    model: Any
+    feature_names: list[str]
+    profile: dict[str, Any] | None
+
+    @property
+    def label(self) -> str:
+        if self.name and self.version:
+            return f"{self.name} v{self.version}"
+        return self.uri
+
+
+_ALIAS_URI = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/]+)$")
+_REF_URI = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<ref>[^/]+)$")
+_RUN_URI = re.compile(r"^runs:/(?P<run>[^/]+)/(?P<path>.+)$")
+PROFILE_ARTIFACT = "profile/training_profile.json"
 
 
 @dataclass(frozen=True)
@@ -368,6 +396,108 @@ class MlflowRegistry:
             log.warning("legacy stage %s not set on version %s: %s", LEGACY_STAGE, version, exc.message)
 
     # -- models -----------------------------------------------------------------------------
+
+    def resolve(self, uri: str) -> ResolvedModel:
+        """Load the model behind `uri` (alias, version, legacy stage or run) with its version,
+        input columns and training profile; a missing model lists what does exist."""
+        name, version, run_id = self._locate(uri)
+        load_uri = f"models:/{name}/{version}" if name and version else uri
+        import mlflow.models
+
+        with mlflow_errors(f"load model {uri}", self.tracking_uri):
+            info = mlflow.models.get_model_info(load_uri)
+            model = self.load_sklearn(load_uri)
+        if not hasattr(model, "predict_proba"):
+            raise ModelNotFoundError(
+                f"model {uri} is not a scikit-learn classifier with predict_proba",
+                "score with a model trained by `mlplatform train`",
+            )
+        if info.signature is not None:
+            feature_names = [str(name_) for name_ in info.signature.inputs.input_names()]
+        else:
+            feature_names = [str(c) for c in getattr(model, "feature_names_in_", [])]
+        return ResolvedModel(uri, name, version, run_id, model, feature_names, self._profile(run_id))
+
+    def _locate(self, uri: str) -> tuple[str | None, str | None, str | None]:
+        """(registered name, version, run id) for a model URI, or ModelNotFoundError."""
+        from mlflow.exceptions import MlflowException
+
+        with mlflow_errors(f"resolve {uri}", self.tracking_uri):
+            if match := _ALIAS_URI.match(uri):
+                name, alias = match["name"], match["alias"]
+                self._require_model(name)
+                try:
+                    mv = self.client.get_model_version_by_alias(name, alias)
+                except MlflowException:
+                    aliases = self.client.get_registered_model(name).aliases or {}
+                    existing = ", ".join(f"@{a} (v{v})" for a, v in sorted(aliases.items())) or "none"
+                    raise ModelNotFoundError(
+                        f"model {name!r} has no alias {alias!r} (aliases: {existing})",
+                        "train and promote a model (mlplatform train), or pass --model-uri models:/NAME/VERSION",
+                    ) from None
+                return name, str(mv.version), mv.run_id
+            if match := _REF_URI.match(uri):
+                name, ref = match["name"], match["ref"]
+                if name.startswith("m-") and ref:  # not a registered name but a logged model id path
+                    return None, None, None
+                self._require_model(name)
+                versions = self.client.search_model_versions(f"name='{name}'")
+                if ref.isdigit():
+                    found = [mv for mv in versions if str(mv.version) == ref]
+                    listing = ", ".join(sorted((str(mv.version) for mv in versions), key=int)) or "none"
+                    what = f"version {ref!r} (versions: {listing})"
+                else:
+                    found = sorted(
+                        (mv for mv in versions if (mv.current_stage or "").lower() == ref.lower()),
+                        key=lambda mv: int(mv.version),
+                    )[-1:]
+                    stages = sorted({mv.current_stage for mv in versions if mv.current_stage not in (None, "None")})
+                    what = f"version in stage {ref!r} (stages in use: {', '.join(stages) or 'none'})"
+                if not found:
+                    raise ModelNotFoundError(f"model {name!r} has no {what}", "pick one from `mlplatform model list`")
+                return name, str(found[0].version), found[0].run_id
+            if match := _RUN_URI.match(uri):
+                run_id = match["run"]
+                try:
+                    self.client.get_run(run_id)
+                except MlflowException:
+                    raise ModelNotFoundError(
+                        f"run {run_id!r} of {uri} does not exist in {self.tracking_uri}",
+                        "check the run id in the MLflow UI",
+                    ) from None
+                registered = self.client.search_model_versions(f"run_id='{run_id}'")
+                if registered:
+                    return registered[0].name, str(registered[0].version), run_id
+                return None, None, run_id
+        raise ModelNotFoundError(
+            f"unsupported model URI {uri!r}",
+            "use models:/NAME@ALIAS, models:/NAME/VERSION, models:/NAME/STAGE or runs:/RUN_ID/PATH",
+        )
+
+    def _require_model(self, name: str) -> None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.get_registered_model(name)
+        except MlflowException:
+            models = [m.name for m in self.client.search_registered_models(max_results=20)]
+            raise ModelNotFoundError(
+                f"no registered model {name!r} in {self.tracking_uri} (models: {', '.join(models) or 'none'})",
+                "run `mlplatform train` first, or set MODEL_NAME / --model-uri",
+            ) from None
+
+    def _profile(self, run_id: str | None) -> dict[str, Any] | None:
+        """The training profile logged with the model's run, if it has one."""
+        if run_id is None:
+            return None
+        try:
+            with tempfile.TemporaryDirectory(prefix="mlplatform-profile-") as tmp:
+                path = self.client.download_artifacts(run_id, PROFILE_ARTIFACT, tmp)
+                with open(path) as handle:
+                    return dict(json.load(handle))
+        except Exception as exc:
+            log.debug("no training profile for run %s: %s", run_id, exc)
+            return None
 
     def load_sklearn(self, model_uri: str) -> Any:
         import mlflow.sklearn

@@ -45,3 +45,29 @@ def feature_importance_png(names: Sequence[str], importances: np.ndarray, path: 
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def drift_png(report: dict[str, Any], path: Path) -> Path:
+    """Expected (training) vs actual (this batch) share per quantile bin, one panel per feature."""
+    plt = _pyplot()
+    features = report["features"]
+    count = max(len(features), 1)
+    cols = min(count, 2)
+    rows = (count + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 3.2 * rows), squeeze=False)
+    for ax, (name, stats) in zip(axes.flat, features.items(), strict=False):
+        positions = np.arange(len(stats["expected"]))
+        ax.bar(positions - 0.2, stats["expected"], width=0.4, label="training", color="#4C72B0")
+        ax.bar(positions + 0.2, stats["actual"], width=0.4, label="this run", color="#DD8452")
+        drifted = stats["psi"] > report["threshold"]
+        ax.set_title(f"{name}: PSI {stats['psi']:.3f}, KS {stats['ks']:.3f}", color="#C44E52" if drifted else "black")
+        ax.set_xlabel("training quantile bin")
+        ax.set_ylabel("share of rows")
+    for ax in list(axes.flat)[count:]:
+        ax.axis("off")
+    axes.flat[0].legend()
+    fig.suptitle(f"Drift against the training profile (threshold PSI {report['threshold']})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,1 @@
+"""Batch scoring: pure functions over numpy arrays and Arrow record batches."""

@@ -1,0 +1,172 @@
+"""Per-date prediction output, written atomically, local or on S3.
+
+Parts are written to a staging folder first; nothing under `date=YYYY-MM-DD/` changes until the
+whole run succeeded. Commit then swaps the staged folder in (local: two renames) or copies the
+staged objects over the old ones and writes `_SUCCESS` last (S3: server-side copies). A date
+with `_SUCCESS` therefore holds exactly one complete run; a failed run leaves the previous
+output untouched and only a staging folder behind, which the next run of the date removes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+from pyarrow import fs as pafs
+
+from mlplatform.clients import filesystem_for
+from mlplatform.errors import PipelineError
+
+log = logging.getLogger(__name__)
+SUCCESS = "_SUCCESS"
+QUARANTINE_DIR = "_quarantine"
+Format = Literal["parquet", "csv", "jsonl"]
+EXTENSIONS = {"parquet": "parquet", "csv": "csv", "jsonl": "jsonl"}
+
+
+@dataclass(frozen=True)
+class PartInfo:
+    path: str  # relative to the date folder
+    rows: int
+    bytes: int
+    sha256: str
+
+
+def output_prefix(data_root: str, project: str) -> str:
+    return f"{data_root.rstrip('/')}/{project}/inference-output"
+
+
+def date_uri(data_root: str, project: str, run_date: str) -> str:
+    return f"{output_prefix(data_root, project)}/date={run_date}"
+
+
+def serialise(table: pa.Table, fmt: Literal["parquet", "csv"]) -> bytes:
+    """Bytes of one Parquet or CSV part (JSONL parts are the prediction documents, joined)."""
+    sink = pa.BufferOutputStream()
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, sink, compression="zstd")
+    else:
+        import pyarrow.csv as pcsv
+
+        pcsv.write_csv(table, sink)
+    return sink.getvalue().to_pybytes()
+
+
+class DatePartitionWriter:
+    """Stage parts for one logical date, then commit them all at once (or abort)."""
+
+    def __init__(self, data_root: str, project: str, run_date: str, fmt: Format, run_id: str) -> None:
+        self.uri = date_uri(data_root, project, run_date)
+        self.fs, self.final = filesystem_for(self.uri)
+        prefix = self.final.rsplit("/", 1)[0]
+        self.staging_root = f"{prefix}/_staging/date={run_date}"
+        self.staging = f"{self.staging_root}/run={run_id}"
+        self.fmt = fmt
+        self.parts: list[PartInfo] = []
+        self.quarantine: list[PartInfo] = []
+        self.local = isinstance(self.fs, pafs.LocalFileSystem)
+        self._guard("prepare the staging folder", self._prepare)
+
+    def _prepare(self) -> None:
+        info = self.fs.get_file_info(self.staging_root)
+        if info.type != pafs.FileType.NotFound:
+            self.fs.delete_dir(self.staging_root)  # leftovers of an aborted or killed run
+        self.fs.create_dir(self.staging, recursive=True)
+
+    def write_part(self, data: bytes, rows: int) -> PartInfo:
+        part = self._write(f"part-{len(self.parts):05d}.{EXTENSIONS[self.fmt]}", data, rows)
+        self.parts.append(part)
+        return part
+
+    def write_quarantine(self, data: bytes, rows: int) -> PartInfo:
+        part = self._write(f"{QUARANTINE_DIR}/part-{len(self.quarantine):05d}.{EXTENSIONS[self.fmt]}", data, rows)
+        self.quarantine.append(part)
+        return part
+
+    def _write(self, relative: str, data: bytes, rows: int) -> PartInfo:
+        def write() -> None:
+            if "/" in relative:
+                self.fs.create_dir(f"{self.staging}/{relative.rsplit('/', 1)[0]}", recursive=True)
+            with self.fs.open_output_stream(f"{self.staging}/{relative}") as out:
+                out.write(data)
+
+        self._guard(f"write {relative}", write)
+        return PartInfo(relative, rows, len(data), hashlib.sha256(data).hexdigest())
+
+    def commit(self, manifest: dict[str, Any]) -> str:
+        """Publish the staged parts with a `_SUCCESS` manifest; returns the date folder URI."""
+        manifest = manifest | {
+            "parts": [asdict(p) for p in self.parts],
+            "quarantine": [asdict(p) for p in self.quarantine],
+            "format": self.fmt,
+        }
+        body = json.dumps(manifest, indent=2, sort_keys=True).encode()
+        self._guard("commit the date folder", lambda: self._commit(body))
+        return self.uri
+
+    def _commit(self, manifest: bytes) -> None:
+        with self.fs.open_output_stream(f"{self.staging}/{SUCCESS}") as out:
+            out.write(manifest)
+        parent = self.final.rsplit("/", 1)[0]
+        exists = self.fs.get_file_info(self.final).type != pafs.FileType.NotFound
+        if self.local:
+            self.fs.create_dir(parent, recursive=True)
+            replaced = f"{self.staging_root}/replaced"
+            if exists:
+                self.fs.move(self.final, replaced)
+            self.fs.move(self.staging, self.final)
+            self.fs.delete_dir(self.staging_root)
+            self._remove_empty_staging()
+            return
+        # S3 has no rename: retire the old _SUCCESS first, so no reader sees a mix as complete.
+        if exists:
+            if self.fs.get_file_info(f"{self.final}/{SUCCESS}").type == pafs.FileType.File:
+                self.fs.delete_file(f"{self.final}/{SUCCESS}")
+            self.fs.delete_dir_contents(self.final, missing_dir_ok=True)
+        for part in [*self.parts, *self.quarantine]:
+            self.fs.copy_file(f"{self.staging}/{part.path}", f"{self.final}/{part.path}")
+        self.fs.copy_file(f"{self.staging}/{SUCCESS}", f"{self.final}/{SUCCESS}")
+        self.fs.delete_dir(self.staging_root)
+
+    def abort(self) -> None:
+        """Drop the staged parts; the date's previous output is untouched."""
+        try:
+            self.fs.delete_dir(self.staging_root)
+            self._remove_empty_staging()
+        except OSError as exc:
+            log.warning("could not remove staging folder %s: %s", self.staging_root, exc)
+
+    def _remove_empty_staging(self) -> None:
+        """Local folders outlive their contents (S3 prefixes do not): drop an empty _staging/."""
+        if self.local:
+            parent = Path(self.staging_root).parent
+            with contextlib.suppress(OSError):
+                parent.rmdir()  # only succeeds when no other date is being staged
+
+    def _guard(self, action: str, work: Any) -> None:
+        try:
+            work()
+        except OSError as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise PipelineError(
+                f"cannot {action} under {self.uri}: {first}",
+                "check that the data root is writable (and AWS credentials / AWS_ENDPOINT_URL for s3://)",
+            ) from None
+
+
+def read_manifest(data_root: str, project: str, run_date: str) -> dict[str, Any] | None:
+    """The `_SUCCESS` manifest of a date, or None when the date is not complete."""
+    filesystem, path = filesystem_for(f"{date_uri(data_root, project, run_date)}/{SUCCESS}")
+    try:
+        with filesystem.open_input_stream(path) as stream:
+            return dict(json.loads(stream.read()))
+    except (FileNotFoundError, OSError):
+        return None

@@ -1,0 +1,181 @@
+"""Publish one message per prediction to Kafka and account for every delivery.
+
+The producer is idempotent with acks=all. Success reports are switched off
+(`delivery.report.only.error`) because a Python callback per message halves throughput; a
+message that fails calls back, so after `flush()` delivered = produced - failed - still queued.
+The first failure stops the run (and purges the queue) instead of waiting out every timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mlplatform.errors import PipelineError
+
+if TYPE_CHECKING:
+    from mlplatform.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+PASSTHROUGH_PREFIX = "KAFKA_CONFIG_"
+
+
+@dataclass
+class KafkaResult:
+    topic: str
+    produced: int = 0
+    delivered: int = 0
+    failed: int = 0
+    unacknowledged: int = 0
+    first_error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "topic": self.topic,
+            "produced": self.produced,
+            "delivered": self.delivered,
+            "failed": self.failed,
+            "unacknowledged": self.unacknowledged,
+            "first_error": self.first_error,
+        }
+
+
+def producer_config(settings: KafkaSettings, client_id: str) -> dict[str, Any]:
+    """librdkafka settings: durable, idempotent, batched; TLS/SASL from settings, and any
+    `KAFKA_CONFIG_<NAME>` variable passed through as `<name>` (underscores become dots)."""
+    config: dict[str, Any] = {
+        "bootstrap.servers": settings.bootstrap_servers,
+        "client.id": client_id,
+        "enable.idempotence": True,
+        "acks": "all",
+        "compression.type": settings.compression,
+        "linger.ms": settings.linger_ms,
+        "batch.size": 1_000_000,
+        "batch.num.messages": 100_000,
+        # Bounded queue: memory stays flat however many rows are scored.
+        "queue.buffering.max.messages": 200_000,
+        "queue.buffering.max.kbytes": 131_072,
+        "message.timeout.ms": int(settings.delivery_timeout_s * 1000),
+        "delivery.report.only.error": True,
+        "security.protocol": settings.security_protocol,
+    }
+    if settings.sasl_mechanism:
+        config["sasl.mechanism"] = settings.sasl_mechanism
+    if settings.sasl_username:
+        config["sasl.username"] = settings.sasl_username
+    if settings.sasl_password is not None:
+        config["sasl.password"] = settings.sasl_password.get_secret_value()
+    if settings.ssl_ca_location:
+        config["ssl.ca.location"] = settings.ssl_ca_location
+    for name, value in os.environ.items():
+        if name.startswith(PASSTHROUGH_PREFIX) and len(name) > len(PASSTHROUGH_PREFIX):
+            config[name[len(PASSTHROUGH_PREFIX) :].lower().replace("_", ".")] = value
+    return config
+
+
+def redacted(config: dict[str, Any]) -> dict[str, Any]:
+    """A config safe to log: anything that looks like a secret is masked."""
+    secret_words = ("password", "secret", "key", "token", "credentials")
+    return {k: "***" if any(w in k for w in secret_words) else v for k, v in config.items()}
+
+
+class KafkaPublisher:
+    def __init__(self, settings: KafkaSettings, client_id: str, headers: list[tuple[str, bytes]]) -> None:
+        from confluent_kafka import Producer
+
+        self.settings = settings
+        self.topic = settings.topic
+        self.headers = headers
+        self.result = KafkaResult(topic=self.topic)
+        config = producer_config(settings, client_id)
+        config["on_delivery"] = self._on_failed_delivery
+        config["error_cb"] = self._on_error
+        config["logger"] = logging.getLogger("mlplatform.kafka.librdkafka")
+        log.debug("kafka producer config: %s", redacted(config))
+        try:
+            self.producer = Producer(config)
+        except Exception as exc:  # KafkaException for invalid configuration
+            raise PipelineError(f"invalid Kafka producer configuration: {exc}", "check the KAFKA_* settings") from None
+        self._fatal: str | None = None
+
+    def check_topic(self, timeout: float = 10.0) -> int:
+        """Metadata reachable and the topic exists; returns its partition count."""
+        from confluent_kafka import KafkaException
+
+        try:
+            metadata = self.producer.list_topics(self.topic, timeout=timeout)
+        except KafkaException as exc:
+            raise PipelineError(
+                f"Kafka at {self.settings.bootstrap_servers} is unreachable ({exc.args[0].str()})",
+                "check KAFKA_BOOTSTRAP_SERVERS and the security settings",
+            ) from None
+        topic = metadata.topics.get(self.topic)
+        if topic is None or topic.error is not None or not topic.partitions:
+            reason = topic.error.str() if topic is not None and topic.error is not None else "not found"
+            raise PipelineError(
+                f"Kafka topic {self.topic!r} is not available ({reason})",
+                "create the topic or fix KAFKA_TOPIC",
+            )
+        return len(topic.partitions)
+
+    def _on_failed_delivery(self, error: Any, message: Any) -> None:
+        if error is not None:
+            self.result.failed += 1
+            if self.result.first_error is None:
+                self.result.first_error = error.str()
+
+    def _on_error(self, error: Any) -> None:
+        if error.fatal():
+            self._fatal = error.str()
+        log.debug("kafka: %s", error.str())
+
+    def publish(self, keys: list[str], values: list[str]) -> None:
+        """Queue messages; waits for queue space, stops at the first failed delivery."""
+        produce = self.producer.produce
+        topic, headers = self.topic, self.headers
+        for key, value in zip(keys, values, strict=True):
+            try:
+                produce(topic, value, key, headers=headers)
+            except BufferError:
+                self._wait_for_space()
+                produce(topic, value, key, headers=headers)
+        self.result.produced += len(keys)
+        self.producer.poll(0)
+        self._raise_on_failure()
+
+    def _wait_for_space(self) -> None:
+        while len(self.producer) >= 150_000:
+            self.producer.poll(0.05)
+            self._raise_on_failure()
+
+    def _raise_on_failure(self) -> None:
+        if self.result.failed or self._fatal:
+            self.abort()
+            raise PipelineError(
+                f"Kafka did not acknowledge a message: {self._fatal or self.result.first_error}",
+                "check the brokers and the topic, then re-run the date (same keys are republished)",
+            )
+
+    def finish(self) -> KafkaResult:
+        """Wait for every acknowledgement; a run with any message not acknowledged fails."""
+        remaining = self.producer.flush(self.settings.delivery_timeout_s + 5)
+        result = self.result
+        result.unacknowledged = remaining
+        result.delivered = result.produced - result.failed - remaining
+        if result.failed or remaining:
+            self.abort()
+            missing = result.failed + remaining
+            raise PipelineError(
+                f"{missing} of {result.produced} Kafka messages were not acknowledged "
+                f"within {self.settings.delivery_timeout_s:g}s ({result.first_error or 'timed out'})",
+                "check the brokers and the topic, then re-run the date (same keys are republished)",
+            )
+        return result
+
+    def abort(self) -> None:
+        """Drop whatever is still queued so a failing run ends now, not after every timeout."""
+        self.producer.purge()
+        self.producer.flush(0)

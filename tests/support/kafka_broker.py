@@ -1,0 +1,115 @@
+"""A Kafka-protocol broker for tests and benchmarks: librdkafka's mock cluster in a child process.
+
+The child loads the librdkafka bundled in the confluent-kafka wheel with ctypes, creates a mock
+cluster, optionally creates topics with enough partitions (the mock keeps ~5 MiB per partition
+and has no CreateTopics API), prints `BOOTSTRAP host:port` and serves until killed. Other
+processes (our producer, a consumer, kcat) connect to it over TCP on 127.0.0.1.
+
+    python -m tests.support.kafka_broker --topic predictions:8
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import glob
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _librdkafka() -> ctypes.CDLL:
+    import confluent_kafka
+
+    base = Path(confluent_kafka.__file__).parent
+    candidates = glob.glob(str(base.parent / "confluent_kafka.libs" / "librdkafka*.so*"))
+    if not candidates:
+        raise RuntimeError("librdkafka not found next to confluent_kafka")
+    lib = ctypes.CDLL(candidates[0])
+    lib.rd_kafka_conf_new.restype = ctypes.c_void_p
+    lib.rd_kafka_conf_set.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t]
+    lib.rd_kafka_new.restype = ctypes.c_void_p
+    lib.rd_kafka_new.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+    lib.rd_kafka_mock_cluster_new.restype = ctypes.c_void_p
+    lib.rd_kafka_mock_cluster_new.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    lib.rd_kafka_mock_cluster_bootstraps.restype = ctypes.c_char_p
+    lib.rd_kafka_mock_cluster_bootstraps.argtypes = [ctypes.c_void_p]
+    lib.rd_kafka_mock_topic_create.restype = ctypes.c_int
+    lib.rd_kafka_mock_topic_create.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_int]
+    return lib
+
+
+def serve(brokers: int, topics: list[tuple[str, int]]) -> None:
+    lib = _librdkafka()
+    error = ctypes.create_string_buffer(512)
+    conf = lib.rd_kafka_conf_new()
+    lib.rd_kafka_conf_set(conf, b"log_level", b"3", error, len(error))
+    handle = lib.rd_kafka_new(0, conf, error, len(error))  # RD_KAFKA_PRODUCER
+    if not handle:
+        raise RuntimeError(error.value.decode())
+    cluster = lib.rd_kafka_mock_cluster_new(handle, brokers)
+    for name, partitions in topics:
+        code = lib.rd_kafka_mock_topic_create(cluster, name.encode(), partitions, 1)
+        if code:
+            raise RuntimeError(f"cannot create topic {name}: error {code}")
+    print(f"BOOTSTRAP {lib.rd_kafka_mock_cluster_bootstraps(cluster).decode()}", flush=True)
+    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+
+
+@dataclass
+class Broker:
+    bootstrap: str
+    process: subprocess.Popen
+
+    def kill(self) -> None:
+        """Kill -9: the broker vanishes mid-conversation, like a crashed host."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@contextlib.contextmanager
+def mock_broker(topics: dict[str, int] | None = None, brokers: int = 1) -> Iterator[Broker]:
+    args = [sys.executable, "-m", "tests.support.kafka_broker", "--brokers", str(brokers)]
+    for name, partitions in (topics or {}).items():
+        args += ["--topic", f"{name}:{partitions}"]
+    root = Path(__file__).resolve().parents[2]
+    env = os.environ | {"PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, cwd=root, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        line = ""
+        while time.monotonic() < deadline and not line.startswith("BOOTSTRAP"):
+            line = process.stdout.readline() if process.stdout else ""
+            if not line and process.poll() is not None:
+                raise RuntimeError(f"mock broker exited with {process.returncode}")
+        if not line.startswith("BOOTSTRAP"):
+            raise RuntimeError("mock broker did not report its address")
+        yield Broker(line.split()[1], process)
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--brokers", type=int, default=1)
+    parser.add_argument("--topic", action="append", default=[], help="NAME:PARTITIONS")
+    args = parser.parse_args()
+    topics = [(t.split(":")[0], int(t.split(":")[1]) if ":" in t else 4) for t in args.topic]
+    serve(args.brokers, topics)
+
+
+if __name__ == "__main__":
+    main()
