@@ -9,7 +9,7 @@ UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
 VENV := .venv
 SYNCED := $(VENV)/.synced-$(shell cat uv.lock pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
 
-.PHONY: help setup run test test-unit test-integration lint format bench clean
+.PHONY: help setup run test test-tools test-unit test-integration lint format bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -27,8 +27,15 @@ setup: $(SYNCED) ## Create the locked environment in .venv (uv sync --frozen)
 run: $(SYNCED) ## Run the main job on embedded defaults (train, register, promote)
 	$(VENV)/bin/mlplatform run
 
-test: $(SYNCED) ## Set up and run every test (unit + integration with real local services)
+test: $(SYNCED) test-tools ## Set up and run every test (unit + integration with real local services)
 	$(VENV)/bin/pytest
+
+# Debian tools the tests use as a user would (kcat consumes what we publish to Kafka).
+test-tools:
+	@command -v kcat >/dev/null 2>&1 || { \
+	  echo "installing kcat (Debian package)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq kcat >/dev/null; }
 
 test-unit: $(SYNCED) ## Fast pure tests only
 	$(VENV)/bin/pytest tests/unit

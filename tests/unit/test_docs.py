@@ -9,9 +9,7 @@ README = (Path(__file__).parents[2] / "README.md").read_text()
 
 def test_every_setting_is_in_the_readme_configuration_table():
     missing = [
-        name
-        for name, env, default, _ in settings_reference()
-        if f"| `{name}` | `{env}` | `{default}` |" not in README
+        name for name, env, default, _ in settings_reference() if f"| `{name}` | `{env}` | `{default}` |" not in README
     ]
     assert missing == [], "run `mlplatform config reference` and paste it into the README"
 

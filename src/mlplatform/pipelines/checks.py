@@ -48,7 +48,8 @@ def check_storage(settings: Settings) -> CheckResult:
     probe = f"{target}/_check/{uuid.uuid4().hex}"
     try:
         filesystem, path = filesystem_for(probe)
-        filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
+        if not probe.startswith("s3://"):
+            filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
         with filesystem.open_output_stream(path) as out:
             out.write(b"ok")
         filesystem.delete_file(path)

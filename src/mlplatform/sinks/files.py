@@ -78,8 +78,9 @@ class DatePartitionWriter:
     def _prepare(self) -> None:
         info = self.fs.get_file_info(self.staging_root)
         if info.type != pafs.FileType.NotFound:
-            self.fs.delete_dir(self.staging_root)  # leftovers of an aborted or killed run
-        self.fs.create_dir(self.staging, recursive=True)
+            self._delete_tree(self.staging_root)  # leftovers of an aborted or killed run
+        if self.local:  # S3 has no folders; creating one would leave marker objects behind
+            self.fs.create_dir(self.staging, recursive=True)
 
     def write_part(self, data: bytes, rows: int) -> PartInfo:
         part = self._write(f"part-{len(self.parts):05d}.{EXTENSIONS[self.fmt]}", data, rows)
@@ -93,7 +94,7 @@ class DatePartitionWriter:
 
     def _write(self, relative: str, data: bytes, rows: int) -> PartInfo:
         def write() -> None:
-            if "/" in relative:
+            if "/" in relative and self.local:
                 self.fs.create_dir(f"{self.staging}/{relative.rsplit('/', 1)[0]}", recursive=True)
             with self.fs.open_output_stream(f"{self.staging}/{relative}") as out:
                 out.write(data)
@@ -130,19 +131,37 @@ class DatePartitionWriter:
         if exists:
             if self.fs.get_file_info(f"{self.final}/{SUCCESS}").type == pafs.FileType.File:
                 self.fs.delete_file(f"{self.final}/{SUCCESS}")
-            self.fs.delete_dir_contents(self.final, missing_dir_ok=True)
+            self._delete_tree(self.final)
         for part in [*self.parts, *self.quarantine]:
             self.fs.copy_file(f"{self.staging}/{part.path}", f"{self.final}/{part.path}")
         self.fs.copy_file(f"{self.staging}/{SUCCESS}", f"{self.final}/{SUCCESS}")
-        self.fs.delete_dir(self.staging_root)
+        self._delete_tree(self.staging_root)
 
     def abort(self) -> None:
         """Drop the staged parts; the date's previous output is untouched."""
         try:
-            self.fs.delete_dir(self.staging_root)
+            self._delete_tree(self.staging_root)
             self._remove_empty_staging()
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 - cleanup must never hide the original error
             log.warning("could not remove staging folder %s: %s", self.staging_root, exc)
+
+    def _delete_tree(self, path: str) -> None:
+        """Delete a folder and everything under it.
+
+        On S3, pyarrow's delete_dir writes a marker object for the parent it empties; deleting
+        the keys with boto3 leaves nothing behind.
+        """
+        if self.local:
+            self.fs.delete_dir(path)
+            return
+        from mlplatform.clients import boto3_client
+
+        bucket, _, prefix = path.partition("/")
+        client = boto3_client("s3")
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix.rstrip("/") + "/"):
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if keys:
+                client.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
 
     def _remove_empty_staging(self) -> None:
         """Local folders outlive their contents (S3 prefixes do not): drop an empty _staging/."""
@@ -152,9 +171,11 @@ class DatePartitionWriter:
                 parent.rmdir()  # only succeeds when no other date is being staged
 
     def _guard(self, action: str, work: Any) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         try:
             work()
-        except OSError as exc:
+        except (OSError, BotoCoreError, ClientError) as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise PipelineError(
                 f"cannot {action} under {self.uri}: {first}",

@@ -1,0 +1,232 @@
+"""Kafka and S3 sinks against real local servers, failures, and bad inputs that change nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer
+
+from tests.integration.services import free_port
+
+pytestmark = pytest.mark.usefixtures("trained")
+DATE = "2026-11-05"
+MLPLATFORM = str(Path(sys.executable).with_name("mlplatform"))
+
+
+def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 60) -> list:
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": f"test-{time.monotonic_ns()}", "auto.offset.reset": "earliest",
+         "enable.auto.commit": False}
+    )  # fmt: skip
+    consumer.subscribe([topic])
+    messages = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(messages) < expected and time.monotonic() < deadline:
+            messages += [m for m in consumer.consume(10_000, timeout=1) if m.error() is None]
+        # anything beyond `expected` would be a duplicate: give it a moment to show up
+        messages += [m for m in consumer.consume(10_000, timeout=2) if m.error() is None]
+    finally:
+        consumer.close()
+    return messages
+
+
+@pytest.fixture
+def kafka_env(kafka_broker, monkeypatch):
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka_broker.bootstrap)
+    monkeypatch.setenv("KAFKA_TOPIC", "predictions")
+    return kafka_broker
+
+
+def test_one_message_per_prediction_with_deterministic_keys(cli, kafka_env, isolated_env):
+    result = cli("score", "--rows", "20000", "--batch-size", "5000", "--date", DATE)
+    assert result.exit_code == 0, result.output
+
+    messages = consume_all(kafka_env.bootstrap, "predictions", 20_000)
+    keys = [m.key().decode() for m in messages]
+    assert len(keys) == 20_000
+    assert set(keys) == {f"{DATE}:{i}" for i in range(20_000)}
+    documents = [json.loads(m.value()) for m in messages]
+    assert {d["model"]["version"] for d in documents} == {"1"}
+    assert all(d["prediction_id"] == k for d, k in zip(documents, keys, strict=True))
+    headers = dict(messages[0].headers())
+    assert headers["model_version"] == b"1" and headers["schema_version"] == b"1"
+
+    written = json.loads((isolated_env / "data/iris/inference-output" / f"date={DATE}" / "_SUCCESS").read_text())
+    assert written["kafka"] == {
+        "topic": "predictions", "produced": 20000, "delivered": 20000, "failed": 0, "unacknowledged": 0,
+        "first_error": None,
+    }  # fmt: skip
+    assert documents[0]["inference_run_id"] == written["inference_run_id"]
+
+
+def test_rerun_republishes_the_same_keys(cli, kafka_env):
+    assert cli("score", "--rows", "500", "--date", DATE).exit_code == 0
+    assert cli("score", "--rows", "500", "--date", DATE).exit_code == 0
+    messages = consume_all(kafka_env.bootstrap, "predictions", 1000)
+    keys = [m.key().decode() for m in messages]
+    assert len(keys) == 1000 and len(set(keys)) == 500
+
+
+@pytest.mark.skipif(shutil.which("kcat") is None, reason="kcat is installed by `make test` (Debian package)")
+def test_kcat_reads_what_mlplatform_published(cli, kafka_env):
+    assert cli("score", "--rows", "1000", "--date", DATE).exit_code == 0
+    out = subprocess.run(
+        ["kcat", "-b", kafka_env.bootstrap, "-C", "-t", "predictions", "-o", "beginning", "-e", "-q", "-f", "%k\n"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert sorted(out.stdout.split()) == sorted(f"{DATE}:{i}" for i in range(1000))
+
+
+def test_broker_killed_mid_run_fails_without_success_then_rerun_succeeds(kafka_broker, isolated_env, tmp_path):
+    env = os.environ | {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap,
+        "KAFKA_TOPIC": "predictions",
+        "MLPLATFORM_INFERENCE__KAFKA__DELIVERY_TIMEOUT_S": "5",
+    }
+    staging = isolated_env / "data/iris/inference-output/_staging"
+    process = subprocess.Popen(
+        [MLPLATFORM, "score", "--rows", "3000000", "--batch-size", "20000", "--date", DATE],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not any(staging.rglob("part-00002.parquet")) and time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.05)
+    kafka_broker.kill()
+    started = time.monotonic()
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 1, stderr
+    assert "Kafka" in stderr and "acknowledge" in stderr
+    assert time.monotonic() - started < 60  # fails fast: first failed report, then purge
+    date_folder = isolated_env / "data/iris/inference-output" / f"date={DATE}"
+    assert not (date_folder / "_SUCCESS").exists()
+    assert not staging.exists() or not any(staging.iterdir())
+
+    from tests.support.kafka_broker import mock_broker
+
+    with mock_broker({"predictions": 4}) as fresh:
+        env["KAFKA_BOOTSTRAP_SERVERS"] = fresh.bootstrap
+        rerun = subprocess.run(
+            [MLPLATFORM, "score", "--rows", "2000", "--date", DATE], env=env, capture_output=True, text=True,
+            timeout=120, check=False,
+        )  # fmt: skip
+        assert rerun.returncode == 0, rerun.stderr
+    assert json.loads((date_folder / "_SUCCESS").read_text())["kafka"]["delivered"] == 2000
+
+
+def test_s3_input_and_output_with_atomic_replace(cli, s3_bucket, iris, tmp_path):
+    from mlplatform.clients import boto3_client
+
+    s3 = boto3_client("s3")
+    rows = iris.drop(columns="species")
+    local = tmp_path / "rows.parquet"
+    rows.to_parquet(local, index=False)
+    s3.upload_file(str(local), s3_bucket, f"incoming/date={DATE}/rows.parquet")
+
+    root = f"s3://{s3_bucket}/ml"
+    args = ["score", "--input", f"s3://{s3_bucket}/incoming", "--date", DATE, "--data-root", root]
+    result = cli(*args, "--batch-size", "50")
+    assert result.exit_code == 0, result.output
+    prefix = f"ml/iris/inference-output/date={DATE}/"
+
+    def keys() -> list[str]:
+        listing = s3.list_objects_v2(Bucket=s3_bucket, Prefix="ml/")
+        return sorted(o["Key"] for o in listing.get("Contents", []))
+
+    assert keys() == [prefix + "_SUCCESS", *(prefix + f"part-0000{i}.parquet" for i in range(3))]
+    manifest = json.loads(s3.get_object(Bucket=s3_bucket, Key=prefix + "_SUCCESS")["Body"].read())
+    assert manifest["rows"] == 150 and manifest["input"]["files"][0].endswith("rows.parquet")
+
+    result = cli(*args, "--batch-size", "100")  # same date again: replaced, not added to
+    assert result.exit_code == 0, result.output
+    assert keys() == [prefix + "_SUCCESS", prefix + "part-00000.parquet", prefix + "part-00001.parquet"]
+    import pyarrow.dataset as ds
+
+    from mlplatform.clients import s3_filesystem
+
+    table = ds.dataset(f"{s3_bucket}/{prefix}", filesystem=s3_filesystem(), format="parquet").to_table()
+    assert table.num_rows == 150
+
+
+def _previous_output(cli, isolated_env) -> tuple[dict, dict[str, bytes]]:
+    assert cli("score", "--rows", "300", "--date", DATE).exit_code == 0
+    folder = isolated_env / "data/iris/inference-output" / f"date={DATE}"
+    return json.loads((folder / "_SUCCESS").read_text()), {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+BAD_INPUTS = {
+    "missing column": (lambda rows: rows.drop(columns="petal_width"), "lacks column 'petal_width'"),
+    "extra column": (lambda rows: rows.assign(colour="red"), "has column 'colour' the model does not know"),
+    "text column": (lambda rows: rows.astype({"sepal_width": str}), "column 'sepal_width'"),
+    "nan row": (
+        lambda rows: rows.assign(sepal_length=[None if i == 42 else v for i, v in enumerate(rows.sepal_length)]),
+        "row 42 of",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_leaves_the_previous_output_untouched(case, cli, isolated_env, iris, tmp_path):
+    before_manifest, before_files = _previous_output(cli, isolated_env)
+    change, expected = BAD_INPUTS[case]
+    path = tmp_path / "bad.parquet"
+    change(iris.drop(columns="species")).to_parquet(path, index=False)
+    result = cli("score", "--input", str(path), "--date", DATE)
+    assert result.exit_code == 2, result.output
+    assert expected in result.output
+    folder = isolated_env / "data/iris/inference-output" / f"date={DATE}"
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before_files
+    assert json.loads((folder / "_SUCCESS").read_text()) == before_manifest
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--model-uri", "models:/iris-model@staging"], "has no alias 'staging' (aliases: @production (v1))"),
+        (["--model-uri", "models:/iris-model/9"], "has no version '9' (versions: 1)"),
+        (["--model-uri", "models:/churn@production"], "no registered model 'churn'"),
+        (["--model-uri", "s3://bucket/model.pkl"], "unsupported model URI"),
+        (["--input", "/nonexistent/in.parquet"], "data not found"),
+        (["--date", "2026-13-01"], "invalid --date"),
+        (["--format", "xml"], "option output_format='xml'"),
+    ],
+)
+def test_bad_model_or_options_are_usage_errors(cli, isolated_env, args, expected):
+    before_manifest, _ = _previous_output(cli, isolated_env)
+    result = cli("score", "--date", DATE, *args) if "--date" not in args else cli("score", *args)
+    assert result.exit_code == 2, result.output
+    assert expected in result.output
+    folder = isolated_env / "data/iris/inference-output" / f"date={DATE}"
+    assert json.loads((folder / "_SUCCESS").read_text()) == before_manifest
+
+
+def test_check_reports_each_component(cli, kafka_env, monkeypatch):
+    ok = cli("check")
+    assert ok.exit_code == 0, ok.output
+    assert [line.split()[0:2] for line in ok.output.strip().splitlines()] == [
+        ["OK", "mlflow:"], ["OK", "model:"], ["OK", "storage:"], ["OK", "kafka:"],
+    ]  # fmt: skip
+
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{free_port()}")
+    monkeypatch.setenv("KAFKA_TOPIC", "predictions")
+    down = cli("check", "--model-uri", "models:/iris-model@nope")
+    assert down.exit_code == 1
+    assert "FAIL model: model 'iris-model' has no alias 'nope'" in down.output
+    assert "FAIL kafka: Kafka at 127.0.0.1:" in down.output
+
+
+def test_secrets_never_reach_the_output(cli, kafka_env, monkeypatch):
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "hunter2-very-secret")
+    result = cli("--verbose", "config", "show")
+    assert "hunter2-very-secret" not in result.output
+    scored = cli("--verbose", "score", "--rows", "100", "--date", DATE)
+    assert scored.exit_code == 0, scored.output
+    assert "hunter2-very-secret" not in scored.output
