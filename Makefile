@@ -54,3 +54,6 @@ format: $(SYNCED) ## Apply ruff fixes and formatting
 
 clean: ## Remove the environment and local state
 	rm -rf $(VENV) .tools .mlplatform .pytest_cache .ruff_cache
+
+bench: $(SYNCED) ## Benchmarks: mlplatform score vs a hand-written script vs the naive way (results/)
+	$(VENV)/bin/python -m benchmarks.score_bench

@@ -29,7 +29,7 @@ def check_mlflow(settings: Settings) -> list[CheckResult]:
     registry = MlflowRegistry.from_settings(settings)
     try:
         registry.check_reachable()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - every failure is a FAIL line, not a crash
         return [
             CheckResult("mlflow", "FAIL", _failure(exc)),
             CheckResult("model", "SKIP", "MLflow is unreachable"),
@@ -38,7 +38,7 @@ def check_mlflow(settings: Settings) -> list[CheckResult]:
     try:
         model = registry.resolve(settings.model_uri)
         results.append(CheckResult("model", "OK", f"{settings.model_uri} -> {model.label}"))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - every failure is a FAIL line, not a crash
         results.append(CheckResult("model", "FAIL", _failure(exc)))
     return results
 
@@ -54,7 +54,7 @@ def check_storage(settings: Settings) -> CheckResult:
             out.write(b"ok")
         filesystem.delete_file(path)
         return CheckResult("storage", "OK", f"{target} is writable")
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - every failure is a FAIL line, not a crash
         return CheckResult("storage", "FAIL", f"{target}: {_failure(exc)}")
 
 
@@ -67,7 +67,7 @@ def check_kafka(settings: Settings) -> CheckResult:
         return CheckResult(
             "kafka", "OK", f"topic {kafka.topic!r} on {kafka.bootstrap_servers}: {partitions} partitions"
         )
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - every failure is a FAIL line, not a crash
         return CheckResult("kafka", "FAIL", _failure(exc))
 
 

@@ -495,7 +495,7 @@ class MlflowRegistry:
                 path = self.client.download_artifacts(run_id, PROFILE_ARTIFACT, tmp)
                 with open(path) as handle:
                     return dict(json.load(handle))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure means "no profile"
             log.debug("no training profile for run %s: %s", run_id, exc)
             return None
 

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mlplatform.errors import PipelineError
+from mlplatform.errors import ConfigError, PipelineError
 
 if TYPE_CHECKING:
     from mlplatform.settings import KafkaSettings
@@ -84,7 +84,7 @@ def redacted(config: dict[str, Any]) -> dict[str, Any]:
 
 class KafkaPublisher:
     def __init__(self, settings: KafkaSettings, client_id: str, headers: list[tuple[str, bytes]]) -> None:
-        from confluent_kafka import Producer
+        from confluent_kafka import KafkaException, Producer
 
         self.settings = settings
         self.topic = settings.topic
@@ -97,8 +97,10 @@ class KafkaPublisher:
         log.debug("kafka producer config: %s", redacted(config))
         try:
             self.producer = Producer(config)
-        except Exception as exc:  # KafkaException for invalid configuration
-            raise PipelineError(f"invalid Kafka producer configuration: {exc}", "check the KAFKA_* settings") from None
+        except (KafkaException, ValueError, TypeError) as exc:
+            raise ConfigError(
+                f"invalid Kafka producer configuration: {exc}", "check the KAFKA_* / KAFKA_CONFIG_* variables"
+            ) from None
         self._fatal: str | None = None
 
     def check_topic(self, timeout: float = 10.0) -> int:
