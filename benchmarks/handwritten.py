@@ -1,9 +1,9 @@
 """The yardstick: a minimal, competent script doing the same work as `mlplatform score`.
 
 Loads the same registered model, generates the same kind of rows, predict_proba on 100k-row
-numpy batches, writes Parquet, and produces the same JSON messages with a tuned idempotent
-producer. No validation, no drift, no manifest, no MLflow run: what a careful engineer would
-write by hand for one job.
+numpy batches, writes Parquet, and produces the same JSON messages (same fields, same two
+headers) with a tuned idempotent producer. No validation, no drift, no manifest, no MLflow run,
+no atomic commit: what a careful engineer would write by hand for one job.
 
     python benchmarks/handwritten.py --rows 1000000 --out /tmp/out [--kafka HOST:PORT --topic T]
 """
@@ -14,7 +14,9 @@ import argparse
 import json
 import os
 import time
+import uuid
 import warnings
+from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
@@ -56,6 +58,13 @@ def main() -> None:
     rng = np.random.default_rng(0)
     centres = rng.uniform(1, 7, (len(classes), len(names)))
     date = "2026-11-22"
+    run_id = uuid.uuid4().hex
+    version = str(mlflow.MlflowClient().get_model_version_by_alias("iris-model", "production").version)
+    headers = [("schema_version", b"1"), ("model_version", version.encode())]
+    stamp = (
+        f',"run_date":"{date}","inference_run_id":"{run_id}","model":{{"name":"iris-model",'
+        f'"version":"{version}","uri":"{args.model_uri}"}},"features":{{'
+    )
     start = time.perf_counter()
     for part, first in enumerate(range(0, args.rows, args.batch_size)):
         size = min(args.batch_size, args.rows - first)
@@ -89,12 +98,13 @@ def main() -> None:
                     ("," if i else "") + json.dumps(c) + ":",
                     pc.cast(pa.array(np.ascontiguousarray(p[:, i])), pa.string()),
                 ]
-            pieces.append(f'}},"model_version":"1","run_date":"{date}"}}')
+            scored_at = datetime.now(UTC).isoformat(timespec="seconds")
+            pieces.append(f'}},"scored_at":"{scored_at}"}}')
             values = pc.binary_join_element_wise(*pieces, "").to_pylist()
             for key, value in zip(keys.to_pylist(), values, strict=True):
                 while True:
                     try:
-                        producer.produce(args.topic, value, key)
+                        producer.produce(args.topic, value, key, headers=headers)
                         break
                     except BufferError:
                         producer.poll(0.05)

@@ -18,6 +18,11 @@ def _pyplot() -> Any:
     return plt
 
 
+def warm_plotting() -> None:
+    """Import the plotting stack ahead of time (called from a background thread)."""
+    _pyplot()
+
+
 def confusion_matrix_png(confusion: np.ndarray, classes: Sequence[Any], path: Path, title: str) -> Path:
     plt = _pyplot()
     from sklearn.metrics import ConfusionMatrixDisplay

