@@ -82,22 +82,17 @@ def main() -> None:
         pq.write_table(pa.table(table), f"{args.out}/part-{part:05d}.parquet", compression="zstd")
         if producer is not None:
             p = np.round(proba, 6)
-            pieces = ['{"prediction_id":"', keys, '","row_id":', pc.cast(pa.array(ids), pa.string()), ',"features":{']
+
+            def text(values: np.ndarray) -> pa.Array:
+                return pc.cast(pa.array(np.ascontiguousarray(values)), pa.string())
+
+            labels = pa.array([json.dumps(c) for c in classes]).take(pa.array(predicted))
+            pieces = ['{"schema_version":1,"prediction_id":"', keys, '","row_id":', text(ids), stamp]
             for i, n in enumerate(names):
-                pieces += [
-                    ("," if i else "") + json.dumps(n) + ":",
-                    pc.cast(pa.array(np.ascontiguousarray(x[:, i])), pa.string()),
-                ]
-            pieces += [
-                '},"predicted_class":',
-                pa.array([json.dumps(c) for c in classes]).take(pa.array(predicted)),
-                ',"probabilities":{',
-            ]
+                pieces += [("," if i else "") + json.dumps(n) + ":", text(x[:, i])]
+            pieces += ['},"predicted_class":', labels, ',"probabilities":{']
             for i, c in enumerate(classes):
-                pieces += [
-                    ("," if i else "") + json.dumps(c) + ":",
-                    pc.cast(pa.array(np.ascontiguousarray(p[:, i])), pa.string()),
-                ]
+                pieces += [("," if i else "") + json.dumps(c) + ":", text(p[:, i])]
             scored_at = datetime.now(UTC).isoformat(timespec="seconds")
             pieces.append(f'}},"scored_at":"{scored_at}"}}')
             values = pc.binary_join_element_wise(*pieces, "").to_pylist()
