@@ -9,7 +9,7 @@ UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
 VENV := .venv
 SYNCED := $(VENV)/.synced-$(shell cat uv.lock pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
 
-.PHONY: help setup run test test-tools test-unit test-integration lint format bench clean
+.PHONY: help setup run test test-tools test-unit test-integration lint format docs bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ format: $(SYNCED) ## Apply ruff fixes and formatting
 
 clean: ## Remove the environment and local state
 	rm -rf $(VENV) .tools .mlplatform .pytest_cache .ruff_cache
+
+docs: $(SYNCED) ## Regenerate the README configuration table from the settings model
+	$(VENV)/bin/python scripts/sync_readme.py
 
 bench: $(SYNCED) ## Benchmarks: mlplatform score vs a hand-written script vs the naive way (results/)
 	$(VENV)/bin/python -m benchmarks.score_bench

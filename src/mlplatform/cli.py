@@ -231,6 +231,10 @@ ParamOption = Annotated[
 ]
 ModelNameOption = Annotated[str | None, typer.Option("--model-name", help="Registered model name [env: MODEL_NAME].")]
 ExperimentOption = Annotated[str | None, typer.Option("--experiment", help="MLflow experiment [env: EXPERIMENT_NAME].")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+ResultJsonOption = Annotated[
+    Path | None, typer.Option("--result-json", hidden=True, help="Write the MLflow run id here (for the scheduler).")
+]
 TrackingOption = Annotated[
     str | None,
     typer.Option("--tracking-uri", help="MLflow tracking URI or SageMaker MLflow ARN [env: MLFLOW_TRACKING_URI]."),
@@ -271,10 +275,11 @@ def train(
     model_name: ModelNameOption = None,
     experiment: ExperimentOption = None,
     tracking_uri: TrackingOption = None,
+    result_json: ResultJsonOption = None,
 ) -> None:
     """Train a RandomForest, log it to MLflow, register it and run the promotion gate."""
     settings = _train_settings(ctx, data, target, param, model_name, experiment, tracking_uri)
-    _run_training(settings)
+    _write_result(result_json, _run_training(settings).run_id)
 
 
 @app.command(epilog="Example: mlplatform run   (what `make run` runs)")
@@ -394,6 +399,7 @@ def score(
     ] = None,
     model_name: ModelNameOption = None,
     tracking_uri: TrackingOption = None,
+    result_json: ResultJsonOption = None,
 ) -> None:
     """Score a batch with the promoted model; write predictions per date and publish to Kafka."""
     settings = _settings(ctx, model_name=model_name, tracking_uri=tracking_uri)
@@ -409,7 +415,14 @@ def score(
         "id_column": id_column,
     }
     settings = _with_inference(settings, {k: v for k, v in flags.items() if v is not None}, fail_on_drift)
-    _run_scoring(settings, _logical_date(run_date))
+    _write_result(result_json, _run_scoring(settings, _logical_date(run_date)).run_id)
+
+
+def _write_result(path: Path | None, run_id: str) -> None:
+    if path is not None:
+        import json
+
+        path.write_text(json.dumps({"mlflow_run_id": run_id}))
 
 
 def _with_inference(settings: Settings, overrides: dict[str, Any], fail_on_drift: bool | None) -> Settings:
@@ -486,6 +499,136 @@ def check(
         raise typer.Exit(1)
 
 
+# -- schedules ------------------------------------------------------------------------------
+
+schedule_app = typer.Typer(help="AWS schedule expressions: cron(), rate(), at().", no_args_is_help=True)
+app.add_typer(schedule_app, name="schedule")
+
+
+@schedule_app.command("next", epilog="Example: mlplatform schedule next 'cron(0 2 ? * SUN *)' -n 3 --tz Europe/Berlin")
+def schedule_next(
+    expression: Annotated[str, typer.Argument(help="cron(...), rate(...) or at(...), as in EventBridge.")],
+    after: Annotated[str | None, typer.Option(help="ISO-8601 start (default: now); naive = UTC.")] = None,
+    count: Annotated[int, typer.Option("-n", "--count", min=1, max=10_000, help="How many fire times.")] = 5,
+    tz: Annotated[str, typer.Option("--tz", help="IANA time zone the expression is evaluated in.")] = "UTC",
+) -> None:
+    """Print the next fire times, one ISO-8601 UTC timestamp a line."""
+    from datetime import UTC, datetime
+
+    from mlplatform.errors import BadInputError
+    from mlplatform.schedules.expressions import parse, to_iso
+
+    schedule = parse(expression, tz)
+    start = datetime.now(UTC)
+    if after is not None:
+        try:
+            start = datetime.fromisoformat(after.replace("Z", "+00:00"))
+        except ValueError:
+            raise BadInputError(f"invalid --after {after!r}", "use ISO-8601, e.g. 2026-11-22T06:00:00Z") from None
+        start = start if start.tzinfo else start.replace(tzinfo=UTC)
+    for moment in schedule.fire_times(start, count):
+        sys.stdout.write(to_iso(moment) + "\n")
+
+
+@schedule_app.command("show")
+def schedule_show(ctx: typer.Context) -> None:
+    """The configured schedules of this environment and their next fire times."""
+    from datetime import UTC, datetime
+
+    from mlplatform.schedules.expressions import parse, to_iso
+
+    settings = _settings(ctx)
+    config = settings.schedule
+    table = _table(f"Schedules ({settings.env}, time zone {config.timezone})", "pipeline", "expression", "enabled",
+                   "next (UTC)")  # fmt: skip
+    now = datetime.now(UTC)
+    for name, expression, enabled in (
+        ("training", config.training_schedule, config.training_enabled),
+        ("inference", config.inference_schedule, config.inference_enabled),
+    ):
+        upcoming = ", ".join(to_iso(t) for t in parse(expression, config.timezone).fire_times(now, 2))
+        table.add_row(name, expression, "yes" if enabled else "no", upcoming or "never")
+    _stdout().print(table)
+
+
+@app.command(epilog="Example: mlplatform --env staging scheduler --log-format json")
+def scheduler(
+    ctx: typer.Context,
+    in_process: Annotated[
+        bool, typer.Option("--in-process", help="Run pipelines in this process instead of child processes.")
+    ] = False,
+    log_format: Annotated[str, typer.Option(help="text (logfmt) or json (one JSON object a line).")] = "text",
+) -> None:
+    """Run training and inference on their schedules until SIGTERM/SIGINT (then exit 0)."""
+    import signal
+
+    from mlplatform.errors import BadInputError
+    from mlplatform.pipelines.scheduled import build_scheduler
+
+    if log_format not in ("text", "json"):
+        raise BadInputError(f"invalid --log-format {log_format!r}", "use text or json")
+    settings = _settings(ctx)
+    daemon = build_scheduler(settings, in_process, json_logs=log_format == "json")
+
+    def request_stop(signum: int, _frame: object) -> None:
+        log.info("event=stop_requested signal=%s", signal.Signals(signum).name)
+        daemon.stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    daemon.run_forever()
+
+
+@app.command()
+def runs(
+    ctx: typer.Context,
+    pipeline: Annotated[str | None, typer.Option(help="training or inference.")] = None,
+    limit: Annotated[int, typer.Option(help="Newest first, at most this many.")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """Run history of the scheduler and backfills: status, times, errors, MLflow run ids."""
+    from mlplatform.pipelines.scheduled import history_for
+
+    records = history_for(_settings(ctx)).list(pipeline, limit)
+    if as_json:
+        _print_json([asdict(r) for r in records])
+        return
+    if not records:
+        _stderr().print("No runs recorded yet: start `mlplatform scheduler` or run `mlplatform backfill`.")
+        return
+    columns = ("id", "pipeline", "date", "scheduled (UTC)", "trigger", "try", "status", "started", "ended",
+               "mlflow run", "error")  # fmt: skip
+    table = _table("Runs", *columns)
+    for r in records:
+        cells = (r.id, r.pipeline, r.logical_date, r.scheduled_at, r.trigger, r.attempt, r.status, r.started_at,
+                 r.ended_at, (r.mlflow_run_id or "")[:12], r.error)  # fmt: skip
+        table.add_row(*("" if c is None else str(c) for c in cells))
+    _stdout().print(table)
+
+
+@app.command(epilog="Example: mlplatform backfill --pipeline inference --from 2026-11-01 --to 2026-11-07")
+def backfill(
+    ctx: typer.Context,
+    start: Annotated[str, typer.Option("--from", help="First logical date, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option("--to", help="Last logical date, YYYY-MM-DD.")],
+    pipeline: Annotated[str, typer.Option(help="Only inference has logical dates to fill.")] = "inference",
+    force: Annotated[bool, typer.Option(help="Re-run dates that already have _SUCCESS.")] = False,
+) -> None:
+    """Score every date in a range, in order; dates already complete are skipped unless --force."""
+    from mlplatform.errors import BadInputError
+    from mlplatform.pipelines.scheduled import backfill as run_backfill
+
+    if pipeline != "inference":
+        raise BadInputError(f"cannot backfill {pipeline!r}", "only --pipeline inference has logical dates to fill")
+    results = run_backfill(_settings(ctx), start, end, force)
+    table = _table("Backfill", "date", "status", "detail")
+    for r in results:
+        table.add_row(r.logical_date, r.status, r.detail)
+    _stdout().print(table)
+    if any(r.status == "failed" for r in results):
+        raise typer.Exit(1)
+
+
 # -- model ----------------------------------------------------------------------------------
 
 
@@ -494,9 +637,6 @@ def _registry(ctx: typer.Context, model_name: str | None, tracking_uri: str | No
 
     settings = _settings(ctx, model_name=model_name, tracking_uri=tracking_uri)
     return MlflowRegistry.from_settings(settings), settings
-
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
 @model_app.command("list")

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 from mlplatform.errors import ConfigError
+from mlplatform.schedules.expressions import check_timezone, parse
 from mlplatform.training.params import RandomForestParams, describe_validation_error
 
 Environment = Literal["local", "staging", "prod"]
@@ -125,6 +126,43 @@ class InferenceSettings(BaseModel):
     drift: DriftSettings = Field(default_factory=DriftSettings)
 
 
+class ScheduleSettings(BaseModel):
+    """When the pipelines run: the same expressions feed the local daemon and EventBridge."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    training_schedule: str = Field("cron(0 2 ? * SUN *)", description="Training: AWS cron()/rate()/at().")
+    inference_schedule: str = Field("cron(0 6 * * ? *)", description="Inference: AWS cron()/rate()/at().")
+    timezone: str = Field("UTC", description="IANA time zone the expressions are evaluated in.")
+    training_enabled: bool = Field(True, description="Run training on its schedule.")
+    inference_enabled: bool = Field(True, description="Run inference on its schedule.")
+    missed_runs: Literal["latest", "all"] = Field(
+        "latest", description="After downtime: run only the latest missed run, or every missed date."
+    )
+    grace_period_s: int = Field(21600, ge=0, description="A missed run older than this is not run (latest).")
+    catch_up_limit: int = Field(7, ge=1, le=366, description="At most this many missed runs are run (all).")
+    max_retries: int = Field(2, ge=0, le=10, description="Retries of a failed run.")
+    retry_backoff_s: float = Field(60.0, ge=0, description="First retry delay; doubles every retry.")
+    input_wait_timeout_s: int = Field(
+        3600, ge=0, description="Inference on files waits this long for the date's input to be complete."
+    )
+    input_min_files: int | None = Field(
+        None, ge=1, description="Input complete at this many files (default: a _SUCCESS marker)."
+    )
+    shutdown_grace_s: int = Field(300, ge=0, description="On SIGTERM, how long the current run may finish.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return check_timezone(value)
+
+    @field_validator("training_schedule", "inference_schedule")
+    @classmethod
+    def _valid_expression(cls, value: str) -> str:
+        parse(value)
+        return value
+
+
 class Settings(BaseSettings):
     """Every setting of mlplatform; the README's configuration table is generated from this."""
 
@@ -167,6 +205,7 @@ class Settings(BaseSettings):
     )
     promotion: PromotionSettings = Field(default_factory=PromotionSettings)
     inference: InferenceSettings = Field(default_factory=InferenceSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
 
     @property
     def state_dir(self) -> Path:

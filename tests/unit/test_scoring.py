@@ -23,7 +23,7 @@ FEATURES = ["a", "b"]
 def profile():
     rng = np.random.default_rng(0)
     x = np.vstack([rng.normal(0, 1, (500, 2)), rng.normal(5, 1, (500, 2))])
-    labels = np.array(["x"] * 500 + ["y\"quoted"] * 500, dtype=object)
+    labels = np.array(["x"] * 500 + ['y"quoted'] * 500, dtype=object)
     return build_profile(x, FEATURES, labels), x
 
 

@@ -1,0 +1,232 @@
+"""Wires the scheduler daemon and backfill to the pipelines: runners, input readiness, locks."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+from mlplatform.clients import filesystem_for
+from mlplatform.data.loading import file_format
+from mlplatform.errors import BadInputError, MLPlatformError
+from mlplatform.schedules.daemon import (
+    DaemonConfig,
+    Job,
+    Pipeline,
+    RunResult,
+    Scheduler,
+    SystemClock,
+    event,
+    pipeline_lock,
+)
+from mlplatform.schedules.expressions import parse
+from mlplatform.schedules.history import RunHistory
+from mlplatform.settings import Settings
+from mlplatform.sinks.files import read_manifest
+
+log = logging.getLogger(__name__)
+
+
+def history_for(settings: Settings) -> RunHistory:
+    return RunHistory(settings.state_dir / "runs.db")
+
+
+def jobs_for(settings: Settings) -> list[Job]:
+    schedule = settings.schedule
+    jobs = []
+    if schedule.training_enabled:
+        jobs.append(Job("training", parse(schedule.training_schedule, schedule.timezone)))
+    if schedule.inference_enabled:
+        jobs.append(Job("inference", parse(schedule.inference_schedule, schedule.timezone)))
+    return jobs
+
+
+class SubprocessRunner:
+    """Runs `mlplatform train|score --date D` as a child process: isolated, and abortable.
+
+    On a stop request the child gets `grace_s` seconds to finish, then SIGTERM (then SIGKILL);
+    an aborted scoring run has written no `_SUCCESS`, and the next run of the date cleans up.
+    """
+
+    def __init__(self, settings: Settings, grace_s: float) -> None:
+        self.settings = settings
+        self.grace_s = grace_s
+        self.logs = settings.state_dir / "logs"
+
+    def __call__(self, pipeline: Pipeline, logical_date: str, stop: threading.Event) -> RunResult:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="mlplatform-run-") as tmp:
+            result_file = Path(tmp) / "result.json"
+            command = [sys.executable, "-m", "mlplatform", "--env", self.settings.env,
+                       "--home", str(self.settings.state_dir)]  # fmt: skip
+            command += ["train"] if pipeline == "training" else ["score", "--date", logical_date]
+            command += ["--result-json", str(result_file)]
+            log_path = self.logs / f"{pipeline}-{logical_date}.log"
+            with open(log_path, "a") as output:
+                process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+                interrupted = self._wait(process, stop)
+            if interrupted:
+                return RunResult("interrupted", f"stopped by the scheduler shutdown (log: {log_path})")
+            mlflow_run_id = None
+            if result_file.exists():
+                mlflow_run_id = json.loads(result_file.read_text()).get("mlflow_run_id")
+            if process.returncode == 0:
+                return RunResult("succeeded", mlflow_run_id=mlflow_run_id)
+            return RunResult("failed", f"{_last_error(log_path)} (exit {process.returncode}, log: {log_path})",
+                             mlflow_run_id)  # fmt: skip
+
+    def _wait(self, process: subprocess.Popen[bytes], stop: threading.Event) -> bool:
+        while process.poll() is None:
+            if stop.wait(0.5):
+                try:
+                    process.wait(timeout=self.grace_s)
+                    return False
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGTERM)
+                    try:
+                        process.wait(timeout=15)
+                    except subprocess.TimeoutExpired:
+                        os.killpg(process.pid, signal.SIGKILL)
+                        process.wait()
+                    return True
+        return False
+
+
+def _last_error(log_path: Path) -> str:
+    lines = [line.strip() for line in log_path.read_text(errors="replace").splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("Error:")]
+    return (errors or lines or ["no output"])[-1][:500]
+
+
+class InProcessRunner:
+    """Runs the pipelines in the daemon's process: no start-up cost, but cannot be aborted."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def __call__(self, pipeline: Pipeline, logical_date: str, stop: threading.Event) -> RunResult:
+        try:
+            if pipeline == "training":
+                from mlplatform.pipelines.training import run_training
+
+                return RunResult("succeeded", mlflow_run_id=run_training(self.settings).run_id)
+            from mlplatform.pipelines.scoring import run_scoring
+
+            return RunResult("succeeded", mlflow_run_id=run_scoring(self.settings, logical_date).run_id)
+        except MLPlatformError as exc:
+            return RunResult("failed", str(exc))
+
+
+def input_readiness(settings: Settings) -> Callable[[str], tuple[bool, str]] | None:
+    """For partitioned file input: is `<input>/date=D/` complete (`_SUCCESS`, or N files)?"""
+    source = settings.inference.input
+    if not source:
+        return None
+    min_files = settings.schedule.input_min_files
+
+    def check(logical_date: str) -> tuple[bool, str]:
+        from pyarrow import fs as pafs
+
+        filesystem, root = filesystem_for(source)
+        try:
+            if filesystem.get_file_info(root).type != pafs.FileType.Directory:
+                return True, "input is a single file"
+            entries = filesystem.get_file_info(pafs.FileSelector(root))
+            if not any(e.base_name.startswith("date=") for e in entries):
+                return True, "input is not partitioned by date"
+            partition = f"{root.rstrip('/')}/date={logical_date}"
+            if filesystem.get_file_info(partition).type == pafs.FileType.NotFound:
+                return False, f"{source}/date={logical_date} does not exist"
+            files = [e for e in filesystem.get_file_info(pafs.FileSelector(partition, recursive=True)) if e.is_file]
+            if min_files is not None:
+                count = sum(1 for e in files if file_format(e.path))
+                return count >= min_files, f"{count} of {min_files} files"
+            done = any(e.base_name == "_SUCCESS" for e in files)
+            return done, "_SUCCESS present" if done else "no _SUCCESS marker yet"
+        except OSError as exc:
+            return False, f"cannot list {source}: {exc}"
+
+    return check
+
+
+def build_scheduler(settings: Settings, in_process: bool, json_logs: bool) -> Scheduler:
+    schedule = settings.schedule
+    jobs = jobs_for(settings)
+    if not jobs:
+        raise BadInputError("both schedules are disabled", "enable one: MLPLATFORM_SCHEDULE__INFERENCE_ENABLED=true")
+    config = DaemonConfig(
+        missed_runs=schedule.missed_runs,
+        grace_period=timedelta(seconds=schedule.grace_period_s),
+        catch_up_limit=schedule.catch_up_limit,
+        max_retries=schedule.max_retries,
+        retry_backoff_s=schedule.retry_backoff_s,
+        input_wait_timeout_s=schedule.input_wait_timeout_s,
+        json_logs=json_logs,
+    )
+    runner = InProcessRunner(settings) if in_process else SubprocessRunner(settings, schedule.shutdown_grace_s)
+    return Scheduler(
+        jobs=jobs,
+        runner=runner,
+        history=history_for(settings),
+        state_dir=settings.state_dir,
+        config=config,
+        clock=SystemClock(),
+        input_check=input_readiness(settings),
+    )
+
+
+@dataclass(frozen=True)
+class BackfillResult:
+    logical_date: str
+    status: str
+    detail: str
+
+
+def dates_between(start: str, end: str) -> list[str]:
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+    except ValueError:
+        raise BadInputError(f"invalid date range {start}..{end}", "use --from YYYY-MM-DD --to YYYY-MM-DD") from None
+    if last < first:
+        raise BadInputError(f"--to {end} is before --from {start}", "swap the dates")
+    return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+
+
+def backfill(settings: Settings, start: str, end: str, force: bool) -> list[BackfillResult]:
+    """Score each logical date in order; a date with `_SUCCESS` is skipped unless `force`.
+
+    Stops at the first failure (later dates are not run) and says so; history records all.
+    """
+    from mlplatform.pipelines.scoring import run_scoring
+
+    history = history_for(settings)
+    results: list[BackfillResult] = []
+    for logical_date in dates_between(start, end):
+        if not force and read_manifest(settings.data_root, settings.project, logical_date) is not None:
+            history.record("inference", logical_date, None, "backfill", "skipped", "already complete (_SUCCESS)")
+            results.append(BackfillResult(logical_date, "skipped", "already complete (_SUCCESS)"))
+            continue
+        row = history.start("inference", logical_date, None, "backfill")
+        try:
+            with pipeline_lock(settings.state_dir, "inference"):
+                outcome = run_scoring(settings, logical_date)
+        except MLPlatformError as exc:
+            history.finish(row, "failed", str(exc))
+            results.append(BackfillResult(logical_date, "failed", str(exc)))
+            event("backfill_stopped", logical_date=logical_date, error=str(exc))
+            break
+        except BaseException:
+            history.finish(row, "interrupted", "backfill interrupted")
+            raise
+        history.finish(row, "succeeded", mlflow_run_id=outcome.run_id)
+        results.append(BackfillResult(logical_date, "succeeded", f"{outcome.rows} rows -> {outcome.output_uri}"))
+    return results

@@ -1,0 +1,1 @@
+"""Schedules: AWS schedule expressions, the local scheduler daemon, and its run history."""
