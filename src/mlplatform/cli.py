@@ -629,6 +629,57 @@ def backfill(
         raise typer.Exit(1)
 
 
+# -- sagemaker ------------------------------------------------------------------------------
+
+sagemaker_app = typer.Typer(help="SageMaker pipeline definitions and execution parameters.", no_args_is_help=True)
+app.add_typer(sagemaker_app, name="sagemaker")
+KindArgument = Annotated[str, typer.Argument(help="training or inference.")]
+OutOption = Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")]
+
+
+def _kind(value: str) -> Any:
+    from mlplatform.errors import BadInputError
+
+    if value not in ("training", "inference"):
+        raise BadInputError(f"unknown pipeline {value!r}", "use training or inference")
+    return value
+
+
+def _emit(text: str, out: Path | None) -> None:
+    if out is None:
+        sys.stdout.write(text + "\n")
+    else:
+        out.write_text(text + "\n")
+        _stderr().print(f"wrote {out}")
+
+
+@sagemaker_app.command("definition", epilog="Example: mlplatform --env prod sagemaker definition inference -o p.json")
+def sagemaker_definition(ctx: typer.Context, kind: KindArgument, out: OutOption = None) -> None:
+    """Render the SageMaker pipeline definition JSON (no network); checked against botocore."""
+    from mlplatform.errors import PipelineError
+    from mlplatform.sagemaker.definitions import render, render_json
+    from mlplatform.sagemaker.validation import validate_step_arguments
+
+    settings = _settings(ctx)
+    problems = validate_step_arguments(render(settings, _kind(kind)))
+    if problems:
+        raise PipelineError(f"the rendered definition is invalid: {problems[0]}", "check the aws.* settings")
+    _emit(render_json(settings, _kind(kind)), out)
+
+
+@sagemaker_app.command("params", epilog="Example: mlplatform sagemaker params inference --date 2026-11-22 -o p.json")
+def sagemaker_params(
+    ctx: typer.Context, kind: KindArgument, run_date: DateOption = None, out: OutOption = None
+) -> None:
+    """JSON for `aws sagemaker start-pipeline-execution --cli-input-json file://FILE`."""
+    import json
+
+    from mlplatform.sagemaker.definitions import AUTO_DATE, execution_parameters
+
+    logical = _logical_date(run_date) if run_date else AUTO_DATE
+    _emit(json.dumps(execution_parameters(_settings(ctx), _kind(kind), logical), indent=2), out)
+
+
 # -- model ----------------------------------------------------------------------------------
 
 

@@ -122,6 +122,10 @@ class InferenceSettings(BaseModel):
         "fail", description="Rows with nulls/NaN/inf: fail the run, or quarantine them and score the rest."
     )
     predict_jobs: int = Field(-1, description="Cores for predict_proba; -1 = all.")
+    shard: str | None = Field(
+        None, description="Sub-partition of this host's output, e.g. host=algo-2 (set by the SageMaker entrypoint)."
+    )
+    row_id_offset: int = Field(0, ge=0, description="Added to positional row ids (keeps hosts' ids apart).")
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     drift: DriftSettings = Field(default_factory=DriftSettings)
 
@@ -163,6 +167,39 @@ class ScheduleSettings(BaseModel):
         return value
 
 
+class AwsSettings(BaseModel):
+    """SageMaker deployment values; the same names are Terraform variables (infra/terraform)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    region: str = Field("us-east-1", description="AWS region.")
+    role_arn: str = Field(
+        "arn:aws:iam::123456789012:role/mlplatform-sagemaker-execution",
+        description="SageMaker execution role the pipeline steps run as.",
+    )
+    bucket: str = Field("mlplatform-ml-bucket", description="S3 bucket for data, models and predictions.")
+    training_image_uri: str = Field(
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlplatform-training:latest", description="Training image."
+    )
+    inference_image_uri: str = Field(
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlplatform-inference:latest", description="Inference image."
+    )
+    training_instance_type: str = Field("ml.m5.large", description="Training instance type.")
+    training_instance_count: int = Field(1, ge=1, le=1, description="Training instances (RandomForest: one).")
+    inference_instance_type: str = Field("ml.m5.large", description="Processing (inference) instance type.")
+    inference_instance_count: int = Field(
+        1, ge=1, le=100, description="Processing instances; above 1 the input is sharded by S3 key."
+    )
+    volume_size_gb: int = Field(30, ge=1, le=16384, description="EBS volume per instance.")
+    training_max_runtime_s: int = Field(1800, ge=60, description="Training step limit (seeds: 30 minutes).")
+    inference_max_runtime_s: int = Field(1200, ge=60, description="Processing step limit (seeds: 20 minutes).")
+    subnet_ids: list[str] = Field(default_factory=list, description="VPC subnets for the jobs (empty: no VPC).")
+    security_group_ids: list[str] = Field(default_factory=list, description="Security groups for the jobs.")
+    mlflow_tracking_uri: str | None = Field(
+        None, description="Tracking URI inside the jobs (a SageMaker MLflow ARN); default: tracking_uri."
+    )
+
+
 class Settings(BaseSettings):
     """Every setting of mlplatform; the README's configuration table is generated from this."""
 
@@ -198,6 +235,9 @@ class Settings(BaseSettings):
     train_data: str | None = Field(
         None, description="Training data: CSV/Parquet file or folder, local or s3://. Default: built-in Iris."
     )
+    validation_data: str | None = Field(
+        None, description="Holdout data (same columns); default: a stratified split of the training data."
+    )
     target_column: str = Field("target", min_length=1, description="Label column of the training data.")
     test_size: float = Field(0.2, gt=0.0, lt=1.0, description="Fraction of rows held out, stratified.")
     hyperparameters: RandomForestParams = Field(
@@ -206,6 +246,7 @@ class Settings(BaseSettings):
     promotion: PromotionSettings = Field(default_factory=PromotionSettings)
     inference: InferenceSettings = Field(default_factory=InferenceSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    aws: AwsSettings = Field(default_factory=AwsSettings)
 
     @property
     def state_dir(self) -> Path:

@@ -18,7 +18,12 @@ DECIMALS = 2  # measured like Iris (which has 1); short numbers are also cheaper
 
 
 def generated_batches(
-    profile: dict[str, Any] | None, feature_names: list[str], rows: int, seed: int, batch_size: int
+    profile: dict[str, Any] | None,
+    feature_names: list[str],
+    rows: int,
+    seed: int,
+    batch_size: int,
+    row_id_offset: int = 0,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(row_ids, features) batches; features are rows x len(feature_names) float64."""
     if profile is None:
@@ -45,4 +50,4 @@ def generated_batches(
         features = means[picked] + stds[picked] * rng.standard_normal((size, len(feature_names)))
         np.clip(features, low, high, out=features)
         np.round(features, DECIMALS, out=features)
-        yield np.arange(start, start + size, dtype=np.int64), features
+        yield np.arange(row_id_offset + start, row_id_offset + start + size, dtype=np.int64), features

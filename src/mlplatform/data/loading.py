@@ -163,6 +163,7 @@ def stream_features(
     id_column: str | None,
     batch_size: int,
     check_schema: Callable[[pa.Schema, str], None],
+    row_id_offset: int = 0,
 ) -> FeatureStream:
     """Open `uri` lazily, check its columns with `check_schema`, and stream fixed-size batches."""
     import pyarrow as pa
@@ -179,7 +180,7 @@ def stream_features(
     columns = [*feature_names, *([id_column] if id_column else [])]
 
     def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        position = 0
+        position = row_id_offset
         try:
             for batch in _rebatch(dataset.to_batches(columns=columns, batch_size=batch_size), batch_size):
                 size = batch.num_rows

@@ -131,3 +131,26 @@ def _first(mask: np.ndarray) -> int:
     """1-based number of the first data row where `mask` is true (0 if none)."""
     hits = np.flatnonzero(mask)
     return int(hits[0]) + 1 if len(hits) else 0
+
+
+def validate_holdout(frame: pd.DataFrame, target: str, training: TrainingData) -> TrainingData:
+    """A separately supplied holdout: same checks, same feature columns, only known classes."""
+    _check_columns(frame, target)
+    labels = _check_target(frame[target], target)
+    features = _check_features(frame.drop(columns=[target]))
+    missing = [n for n in training.feature_names if n not in features.columns]
+    extra = [n for n in features.columns if n not in training.feature_names]
+    if missing or extra:
+        name = (missing or extra)[0]
+        raise DataError(
+            f"validation data column {name!r} {'is missing' if missing else 'is not in the training data'}",
+            "give the validation data exactly the training data's columns",
+        )
+    unknown = sorted(set(labels) - set(training.classes), key=str)
+    if unknown:
+        raise DataError(
+            f"validation data has class {unknown[0]!r} that the training data lacks",
+            "drop those rows or add the class to the training data",
+        )
+    return TrainingData(features=features[training.feature_names], labels=labels, target=target,
+                        classes=training.classes)  # fmt: skip

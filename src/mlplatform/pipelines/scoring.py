@@ -73,8 +73,10 @@ def open_input(settings: Settings, model: ResolvedModel, run_date: str) -> Featu
         def check(schema: Any, source: str) -> None:
             check_input_schema(schema, model.feature_names, inference.id_column, source)
 
-        return stream_features(uri, model.feature_names, inference.id_column, inference.batch_size, check)
-    rows, seed = inference.rows, inference.seed
+        return stream_features(
+            uri, model.feature_names, inference.id_column, inference.batch_size, check, inference.row_id_offset
+        )
+    rows, seed, offset = inference.rows, inference.seed, inference.row_id_offset
     # Fail now, before any output, if the model cannot generate rows.
     next(iter(generated_batches(model.profile, model.feature_names, 1, seed, 1)))
     return FeatureStream(
@@ -82,7 +84,9 @@ def open_input(settings: Settings, model: ResolvedModel, run_date: str) -> Featu
         files=(),
         fingerprint=f"generated-{rows}-{seed}-{model.version or model.run_id}",
         total_rows=rows,
-        batches=lambda: generated_batches(model.profile, model.feature_names, rows, seed, inference.batch_size),
+        batches=lambda: generated_batches(
+            model.profile, model.feature_names, rows, seed + offset, inference.batch_size, offset
+        ),
     )
 
 
@@ -129,7 +133,7 @@ def run_scoring(settings: Settings, run_date: str, progress: StepReporter | None
         )
         stamp = RunStamp(run_date, run.run_id, model.name or "", model.version or "", model.uri)
         writer = DatePartitionWriter(
-            settings.data_root, settings.project, run_date, inference.output_format, run.run_id
+            settings.data_root, settings.project, run_date, inference.output_format, run.run_id, inference.shard
         )
         try:
             counts = _score_stream(settings, model, stream, stamp, writer, publisher, progress)

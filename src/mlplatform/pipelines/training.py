@@ -20,7 +20,7 @@ import pandas as pd
 from mlplatform import __version__
 from mlplatform.data.loading import BUILTIN_IRIS, IRIS_TARGET, load_frame
 from mlplatform.data.profile import build_profile
-from mlplatform.data.validation import TrainingData, validate_training_frame
+from mlplatform.data.validation import TrainingData, validate_holdout, validate_training_frame
 from mlplatform.pipelines.progress import LogReporter, StepReporter
 from mlplatform.plots import confusion_matrix_png, feature_importance_png
 from mlplatform.registry.history import AliasEvent
@@ -61,11 +61,15 @@ def run_training(settings: Settings, progress: StepReporter | None = None) -> Tr
 
     with progress.step("Load data"):
         loaded = load_frame(settings.train_data)
+        validation = load_frame(settings.validation_data) if settings.validation_data else None
     with progress.step("Validate data"):
         target = default_target(settings)
         data = validate_training_frame(loaded.frame, target, settings.test_size)
+        if validation is not None:
+            holdout = training.given_holdout(data, validate_holdout(validation.frame, target, data))
     with progress.step("Train"):
-        holdout = training.split(data, settings.test_size, params.random_state)
+        if validation is None:
+            holdout = training.split(data, settings.test_size, params.random_state)
         model, fit_seconds = training.fit(params, holdout.x_train, holdout.y_train)
     with progress.step("Evaluate"):
         evaluation = training.evaluate(model, holdout.x_test, holdout.y_test, data.classes)

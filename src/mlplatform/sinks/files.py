@@ -63,11 +63,15 @@ def serialise(table: pa.Table, fmt: Literal["parquet", "csv"]) -> bytes:
 class DatePartitionWriter:
     """Stage parts for one logical date, then commit them all at once (or abort)."""
 
-    def __init__(self, data_root: str, project: str, run_date: str, fmt: Format, run_id: str) -> None:
-        self.uri = date_uri(data_root, project, run_date)
+    def __init__(
+        self, data_root: str, project: str, run_date: str, fmt: Format, run_id: str, shard: str | None = None
+    ) -> None:
+        # A shard (host=algo-2) is its own complete, atomic sub-partition of the date.
+        self.uri = date_uri(data_root, project, run_date) + (f"/{shard}" if shard else "")
         self.fs, self.final = filesystem_for(self.uri)
         prefix = self.final.rsplit("/", 1)[0]
-        self.staging_root = f"{prefix}/_staging/date={run_date}"
+        prefix = prefix.rsplit("/", 1)[0] if shard else prefix
+        self.staging_root = f"{prefix}/_staging/date={run_date}" + (f"-{shard.replace('=', '-')}" if shard else "")
         self.staging = f"{self.staging_root}/run={run_id}"
         self.fmt = fmt
         self.parts: list[PartInfo] = []

@@ -52,6 +52,16 @@ def split(data: TrainingData, test_size: float, random_state: int | None) -> Hol
     return Holdout(x_train.reset_index(drop=True), x_test.reset_index(drop=True), y_train, y_test)
 
 
+def given_holdout(data: TrainingData, holdout: TrainingData) -> Holdout:
+    """Train on all of `data`, evaluate on a separately supplied holdout (a validation channel)."""
+    return Holdout(
+        data.features.reset_index(drop=True),
+        holdout.features[data.feature_names].reset_index(drop=True),
+        data.labels,
+        holdout.labels,
+    )
+
+
 def fit(params: RandomForestParams, x_train: pd.DataFrame, y_train: np.ndarray) -> tuple[Any, float]:
     """Fit a RandomForestClassifier; returns it and the wall-clock seconds the fit took."""
     from sklearn.ensemble import RandomForestClassifier

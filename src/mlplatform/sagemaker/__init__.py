@@ -1,0 +1,1 @@
+"""AWS SageMaker: the container contract, entrypoints, pipeline definitions, params JSON."""

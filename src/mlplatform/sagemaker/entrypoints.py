@@ -1,0 +1,199 @@
+"""Container entrypoints for SageMaker training and processing jobs.
+
+`mlplatform-sagemaker-train`: hyperparameters.json (every value a string) + the `training`
+channel (built-in Iris when absent) and optional `validation` channel -> `mlplatform train`;
+the registered MLflow model is copied to /opt/ml/model. MLflow is whatever MLFLOW_TRACKING_URI
+says (a SageMaker MLflow ARN works with the aws extra installed in the image); unset, an
+embedded store under /opt/ml/output/data, which SageMaker uploads with the job's output.
+
+`mlplatform-sagemaker-score`: the processing input folder (this host's shard when the input is
+ShardedByS3Key) or generated rows -> `mlplatform score`. Predictions go to
+MLPLATFORM_INFERENCE__DATA_ROOT (s3://bucket in the pipeline definition: atomic per-date
+commit) or, unset, under /opt/ml/processing/output for SageMaker to upload. With several hosts
+each writes its own complete sub-partition `date=D/host=<host>/`, with row ids offset by
+10^12 x host index so prediction ids never collide.
+
+Both write the reason of a failure where SageMaker shows it (failure / message file) and exit
+non-zero: 2 for bad input, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mlplatform.errors import EXIT_PIPELINE_FAILURE, BadInputError, MLPlatformError
+from mlplatform.sagemaker.contract import Contract, has_data_files
+
+HOST_ROW_ID_STRIDE = 10**12
+# Keys SageMaker or its SDKs add to hyperparameters.json that are not ours.
+_FOREIGN_PREFIXES = ("sagemaker_", "_")
+_TRAINING_KEYS = {"target": "target_column", "target_column": "target_column", "test_size": "test_size"}
+
+
+def _fail(path: Path, exc: BaseException, limit: int | None = None) -> int:
+    if isinstance(exc, MLPlatformError):
+        message, code = f"{exc.headline}\n{exc.fix}".strip(), exc.exit_code
+    else:
+        message, code = f"unexpected error: {type(exc).__name__}: {exc}", EXIT_PIPELINE_FAILURE
+        traceback.print_exc()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(message[:limit] if limit else message)
+    sys.stderr.write(f"Error: {message}\n")
+    return code
+
+
+def _configure() -> None:
+    import logging
+
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def split_hyperparameters(raw: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """(RandomForest params, training settings) from SageMaker's all-strings hyperparameters."""
+    params: dict[str, str] = {}
+    settings: dict[str, str] = {}
+    for key, value in raw.items():
+        if key.startswith(_FOREIGN_PREFIXES):
+            continue
+        text = value if isinstance(value, str) else json.dumps(value)
+        text = text.strip('"') if text.startswith('"') and text.endswith('"') else text
+        if key in _TRAINING_KEYS:
+            settings[_TRAINING_KEYS[key]] = text
+        else:
+            params[key] = text
+    return params, settings
+
+
+def train_main(argv: Sequence[str] | None = None) -> int:
+    """Entrypoint of the training image."""
+    _configure()
+    contract = Contract.from_env()
+    try:
+        from mlplatform.pipelines.training import run_training
+        from mlplatform.settings import load_settings
+        from mlplatform.training.params import build_params
+
+        raw: dict[str, Any] = {}
+        if contract.hyperparameters.is_file():
+            try:
+                raw = json.loads(contract.hyperparameters.read_text())
+            except json.JSONDecodeError as exc:
+                raise BadInputError(
+                    f"hyperparameters.json is not valid JSON: {exc}", "fix the job's HyperParameters"
+                ) from None
+        params, extra = split_hyperparameters(raw)
+        overrides: dict[str, Any] = dict(extra)
+        if has_data_files(contract.channel("training")):
+            overrides["train_data"] = str(contract.channel("training"))
+        if has_data_files(contract.channel("validation")):
+            overrides["validation_data"] = str(contract.channel("validation"))
+        if not os.environ.get("MLFLOW_TRACKING_URI") and not os.environ.get("MLPLATFORM_HOME"):
+            overrides["home"] = contract.output_data / "mlplatform"
+        settings = load_settings(**overrides)
+        settings = settings.model_copy(update={"hyperparameters": build_params(params, settings.hyperparameters)})
+        outcome = run_training(settings)
+        _export_model(settings, outcome, contract.model_dir)
+        sys.stdout.write(
+            f"trained {outcome.model_name} v{outcome.version} ({outcome.decision.reason}); "
+            f"f1_macro={outcome.metrics['f1_macro']:.4f}\n"
+        )
+        return 0
+    except BaseException as exc:  # noqa: BLE001 - the contract: every failure leaves its reason
+        return _fail(contract.failure_file, exc)
+
+
+def _export_model(settings: Any, outcome: Any, model_dir: Path) -> None:
+    """The registered model (MLflow format) plus what it is, into SageMaker's model folder."""
+    import mlflow.artifacts
+
+    model_dir.mkdir(parents=True, exist_ok=True)
+    mlflow.artifacts.download_artifacts(
+        artifact_uri=f"models:/{outcome.model_name}/{outcome.version}",
+        dst_path=str(model_dir),
+        tracking_uri=outcome.tracking_uri,
+    )
+    summary = {
+        "model_name": outcome.model_name,
+        "version": outcome.version,
+        "run_id": outcome.run_id,
+        "metrics": outcome.metrics,
+        "promotion": {"promote": outcome.decision.promote, "reason": outcome.decision.reason},
+        "tracking_uri": outcome.tracking_uri if not settings.uses_embedded_store else "embedded",
+    }
+    (model_dir / "mlplatform.json").write_text(json.dumps(summary, indent=2))
+
+
+def logical_date(value: str | None) -> str:
+    if value in (None, "", "auto"):
+        return datetime.now(UTC).date().isoformat()
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date().isoformat()
+    except ValueError:
+        raise BadInputError(f"invalid --date {value!r}", "use YYYY-MM-DD or auto") from None
+
+
+def score_main(argv: Sequence[str] | None = None) -> int:
+    """Entrypoint of the inference (processing) image."""
+    _configure()
+    contract = Contract.from_env()
+    parser = argparse.ArgumentParser(prog="mlplatform-sagemaker-score")
+    parser.add_argument("--date", default="auto", help="logical date YYYY-MM-DD, or auto (today, UTC)")
+    parser.add_argument("--input-dir", type=Path, default=None)
+    parser.add_argument("--output-dir", type=Path, default=None)
+    args = parser.parse_args(argv)
+    input_dir = args.input_dir or contract.processing_input
+    output_dir = args.output_dir or contract.processing_output
+    try:
+        from mlplatform.pipelines.scoring import run_scoring
+        from mlplatform.settings import load_settings
+
+        run_date = logical_date(args.date)
+        current, hosts = contract.hosts()
+        if current not in hosts:
+            raise BadInputError(f"resourceconfig.json: current host {current!r} not in {hosts}", "check the job")
+        settings = load_settings()
+        inference: dict[str, Any] = {}
+        if has_data_files(input_dir):
+            inference["input"] = str(input_dir)
+        if len(hosts) > 1:
+            inference["shard"] = f"host={current}"
+            inference["row_id_offset"] = hosts.index(current) * HOST_ROW_ID_STRIDE
+        if not os.environ.get("MLPLATFORM_INFERENCE__DATA_ROOT"):
+            inference["data_root"] = str(output_dir)
+        settings = settings.model_copy(update={"inference": settings.inference.model_copy(update=inference)})
+        outcome = run_scoring(settings, run_date)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        report = {
+            "host": current,
+            "hosts": hosts,
+            "run_date": run_date,
+            "rows": outcome.rows,
+            "bad_rows": outcome.bad_rows,
+            "output_uri": outcome.output_uri,
+            "model": outcome.model,
+            "inference_run_id": outcome.run_id,
+            "kafka": outcome.kafka.as_dict() if outcome.kafka else None,
+        }
+        (output_dir / f"run-{run_date}-{current}.json").write_text(json.dumps(report, indent=2))
+        sys.stdout.write(f"scored {outcome.rows} rows for {run_date} on {current} -> {outcome.output_uri}\n")
+        return 0
+    except BaseException as exc:  # noqa: BLE001 - the contract: every failure leaves its reason
+        return _fail(contract.processing_message, exc, limit=1024)
+
+
+def train() -> None:  # console script
+    sys.exit(train_main())
+
+
+def score() -> None:  # console script
+    sys.exit(score_main())

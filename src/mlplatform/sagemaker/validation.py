@@ -1,0 +1,68 @@
+"""Check rendered pipeline definitions against botocore's bundled SageMaker service model: the
+real CreateTrainingJob / CreateProcessingJob request shapes, offline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _placeholder(shape: Any) -> Any:
+    """A value of the right type for a `{"Get": ...}` expression, so botocore can check the rest."""
+    kind = shape.type_name
+    if kind == "integer":
+        return max(shape.metadata.get("min", 1), 1)
+    if kind == "boolean":
+        return True
+    if kind == "string":
+        if shape.enum:
+            return shape.enum[0]
+        return "x" * max(int(shape.metadata.get("min", 1)), 1)
+    return "x"
+
+
+def _substitute(value: Any, shape: Any) -> Any:
+    if isinstance(value, dict) and set(value) == {"Get"}:
+        return _placeholder(shape)
+    if isinstance(value, dict) and shape.type_name == "structure":
+        return {k: _substitute(v, shape.members[k]) if k in shape.members else v for k, v in value.items()}
+    if isinstance(value, dict) and shape.type_name == "map":
+        return {k: _substitute(v, shape.value) for k, v in value.items()}
+    if isinstance(value, list) and shape.type_name == "list":
+        return [_substitute(v, shape.member) for v in value]
+    return value
+
+
+def validate_step_arguments(definition: dict[str, Any]) -> list[str]:
+    """Problems in each step's Arguments against the real CreateTrainingJob / CreateProcessingJob
+    request shapes (required and unknown keys, types, lengths, enums); empty when valid."""
+    import botocore.session
+    from botocore.validate import ParamValidator
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    problems: list[str] = []
+    for step in definition["Steps"]:
+        operation, name_key = {
+            "Training": ("CreateTrainingJob", "TrainingJobName"),
+            "Processing": ("CreateProcessingJob", "ProcessingJobName"),
+        }[step["Type"]]
+        shape = model.operation_model(operation).input_shape
+        request = {name_key: "pipeline-step", **_substitute(step["Arguments"], shape)}
+        report = ParamValidator().validate(request, shape)
+        if report.has_errors():
+            problems.append(f"{step['Name']} ({operation}): {report.generate_report()}")
+        problems += [f"{step['Name']}: {p}" for p in _enum_problems(request, shape, operation)]
+    return problems
+
+
+def _enum_problems(value: Any, shape: Any, path: str) -> list[str]:
+    problems = []
+    if shape.type_name == "string" and shape.enum and isinstance(value, str) and value not in shape.enum:
+        problems.append(f"{path}: {value!r} is not one of {', '.join(shape.enum[:8])}...")
+    elif shape.type_name == "structure" and isinstance(value, dict):
+        for key, item in value.items():
+            if key in shape.members:
+                problems += _enum_problems(item, shape.members[key], f"{path}.{key}")
+    elif shape.type_name == "list" and isinstance(value, list):
+        for index, item in enumerate(value):
+            problems += _enum_problems(item, shape.member, f"{path}[{index}]")
+    return problems

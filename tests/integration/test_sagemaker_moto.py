@@ -1,0 +1,45 @@
+"""Create and start the rendered pipelines, and schedule them, against moto's SageMaker and
+EventBridge Scheduler (they accept the calls; botocore validated the shapes)."""
+
+from __future__ import annotations
+
+import json
+
+from mlplatform.clients import boto3_client
+from mlplatform.sagemaker.definitions import execution_parameters, pipeline_name, render
+from mlplatform.settings import load_settings
+
+
+def test_create_start_and_schedule_both_pipelines(s3_bucket, cli, tmp_path):
+    settings = load_settings("staging")
+    sagemaker = boto3_client("sagemaker")
+    scheduler = boto3_client("scheduler")
+    for kind, expression in (("training", settings.schedule.training_schedule),
+                             ("inference", settings.schedule.inference_schedule)):  # fmt: skip
+        out = tmp_path / f"{kind}.json"
+        assert cli("--env", "staging", "sagemaker", "definition", kind, "--out", str(out)).exit_code == 0
+        assert json.loads(out.read_text()) == render(settings, kind)
+        name = pipeline_name(settings, kind)
+        created = sagemaker.create_pipeline(
+            PipelineName=name, PipelineDefinition=out.read_text(), RoleArn=settings.aws.role_arn
+        )
+        params = execution_parameters(settings, kind, "2026-11-22")
+        started = sagemaker.start_pipeline_execution(
+            PipelineName=params["PipelineName"], PipelineParameters=params["PipelineParameters"]
+        )
+        assert started["PipelineExecutionArn"].startswith(created["PipelineArn"])
+        scheduler.create_schedule(
+            Name=name,
+            ScheduleExpression=expression,
+            ScheduleExpressionTimezone=settings.schedule.timezone,
+            FlexibleTimeWindow={"Mode": "OFF"},
+            Target={
+                "Arn": created["PipelineArn"],
+                "RoleArn": settings.aws.role_arn,
+                "SageMakerPipelineParameters": {"PipelineParameterList": [{"Name": "LogicalDate", "Value": "auto"}]},
+                "RetryPolicy": {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600},
+            },
+        )
+        assert scheduler.get_schedule(Name=name)["ScheduleExpression"] == expression
+    listed = {p["PipelineName"] for p in sagemaker.list_pipelines()["PipelineSummaries"]}
+    assert {"iris-staging-training", "iris-staging-processing"} <= listed
