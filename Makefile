@@ -30,8 +30,15 @@ run: $(SYNCED) ## Run the main job on embedded defaults (train, register, promot
 test: $(SYNCED) test-tools ## Set up and run every test (unit + integration with real local services)
 	$(VENV)/bin/pytest
 
-# Debian tools the tests use as a user would (kcat consumes what we publish to Kafka).
-test-tools:
+CHECKOV_VERSION := 3.3.30
+
+# checkov pins boto3 & co., so it gets an environment of its own.
+.tools/checkov/bin/checkov: | $(UV)
+	$(UV) venv --quiet --python $(PYTHON) .tools/checkov
+	$(UV) pip install --quiet --python .tools/checkov checkov==$(CHECKOV_VERSION)
+
+# Debian tools the tests use as a user would (kcat consumes what we publish to Kafka), and checkov.
+test-tools: .tools/checkov/bin/checkov
 	@command -v kcat >/dev/null 2>&1 || { \
 	  echo "installing kcat (Debian package)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
