@@ -1,0 +1,76 @@
+# prod: managed MLflow + the training and processing pipelines with their schedules.
+# The pipeline JSON in definitions/ is rendered from config/prod.toml:
+#   mlplatform --env prod sagemaker definition training -o infra/terraform/envs/prod/definitions/training.json
+# (make docs regenerates both; a test fails when they are stale).
+
+locals {
+  environment = "prod"
+  tags = {
+    Project     = var.project_name
+    Environment = local.environment
+    ManagedBy   = "terraform"
+  }
+  bucket_arn = "arn:aws:s3:::${var.s3_bucket_name}"
+}
+
+module "mlflow" {
+  source             = "../../modules/mlflow"
+  project_name       = "mlflow"
+  environment        = local.environment
+  bucket_name_suffix = var.bucket_name_suffix
+  tags               = local.tags
+}
+
+module "sagemaker_pipelines" {
+  source       = "../../modules/sagemaker-pipelines"
+  project_name = var.project_name
+  environment  = local.environment
+
+  enable_training_pipeline       = true
+  enable_processing_pipeline     = true
+  training_pipeline_definition   = file("${path.module}/definitions/training.json")
+  processing_pipeline_definition = file("${path.module}/definitions/inference.json")
+  training_image_uri             = var.training_image_uri
+  inference_image_uri            = var.inference_image_uri
+
+  s3_bucket_arn              = local.bucket_arn
+  s3_prefix                  = var.project_name
+  mlflow_tracking_server_arn = module.mlflow.tracking_server_arn
+  secret_arns                = var.kafka_secret_arns
+
+  vpc_id             = var.vpc_id
+  subnet_ids         = var.subnet_ids
+  security_group_ids = var.security_group_ids
+
+  schedule_mechanism             = "scheduler"
+  enable_training_schedule       = true
+  enable_processing_schedule     = true
+  training_schedule_enabled      = var.enable_training_schedule
+  processing_schedule_enabled    = var.enable_inference_schedule
+  training_schedule_expression   = var.training_schedule_expression
+  processing_schedule_expression = var.inference_schedule_expression
+  schedule_timezone              = var.schedule_timezone
+
+  tags = local.tags
+}
+
+module "training_job" {
+  count          = var.enable_scheduled_training_job ? 1 : 0
+  source         = "../../modules/training-job"
+  project_name   = var.project_name
+  environment    = local.environment
+  training_image = var.training_image_uri
+  s3_bucket_arn  = local.bucket_arn
+  input_channels = [{ name = "training", s3_uri = "s3://${var.s3_bucket_name}/${var.project_name}/datasets/training/" }]
+  output_s3_path = "s3://${var.s3_bucket_name}/${var.project_name}/models/"
+  environment_variables = {
+    MLFLOW_TRACKING_URI = module.mlflow.tracking_server_arn
+    MLPLATFORM_ENV      = local.environment
+  }
+  mlflow_tracking_server_arn = module.mlflow.tracking_server_arn
+  schedule_expression        = var.training_schedule_expression
+  schedule_timezone          = var.schedule_timezone
+  subnet_ids                 = var.subnet_ids
+  security_group_ids         = var.security_group_ids
+  tags                       = local.tags
+}
