@@ -19,10 +19,10 @@ help: ## Show the targets
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(SYNCED): pyproject.toml uv.lock | $(UV)
-	UV_COMPILE_BYTECODE=1 $(UV) sync --frozen --python $(PYTHON)
+	UV_COMPILE_BYTECODE=1 $(UV) sync --frozen --extra aws --python $(PYTHON)
 	rm -f $(VENV)/.synced-* && touch $@
 
-setup: $(SYNCED) ## Create the locked environment in .venv (uv sync --frozen)
+setup: $(SYNCED) ## Create the locked environment in .venv (uv sync --frozen, with the aws extra)
 
 run: $(SYNCED) ## Run the main job on embedded defaults (train, register, promote)
 	$(VENV)/bin/mlplatform run

@@ -337,7 +337,14 @@ def _ui_hint(settings: Settings) -> str:
     if settings.uses_embedded_store:
         where = "" if settings.home == Path(".mlplatform") else " with the same --home/MLPLATFORM_HOME"
         return f"mlplatform ui{where}   (then open http://127.0.0.1:5000)"
-    return settings.resolved_tracking_uri
+    uri = settings.resolved_tracking_uri
+    if uri.startswith("arn:aws:sagemaker:"):
+        name = uri.rsplit("/", 1)[-1]
+        return (
+            "SageMaker Studio > MLflow, or: "
+            f"aws sagemaker create-presigned-mlflow-tracking-server-url --tracking-server-name {name}"
+        )
+    return uri
 
 
 # -- score ----------------------------------------------------------------------------------

@@ -46,18 +46,24 @@ def stop(process: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def mlflow_server(workdir: Path) -> Iterator[str]:
-    """`mlflow server` with a temp SQLite store; its schema is created once, by the server alone."""
+def mlflow_server(
+    workdir: Path, artifacts: list[str] | None = None, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """`mlflow server` with a temp SQLite store; its schema is created once, by the server alone.
+
+    `artifacts` replaces the default (artifacts proxied by the server into `workdir`), e.g. with
+    an s3:// root and --no-serve-artifacts, which is how SageMaker managed MLflow stores them.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log = workdir / "mlflow-server.log"
     command = [
         sys.executable, "-m", "mlflow", "server",
         "--backend-store-uri", f"sqlite:///{workdir / 'server.db'}",
-        "--artifacts-destination", str(workdir / "artifacts"),
+        *(artifacts or ["--artifacts-destination", str(workdir / "artifacts")]),
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
     ]  # fmt: skip
-    env = os.environ | {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+    env = os.environ | (env or {}) | {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
     with open(log, "w") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     uri = f"http://127.0.0.1:{port}"

@@ -43,3 +43,26 @@ def test_create_start_and_schedule_both_pipelines(s3_bucket, cli, tmp_path):
         assert scheduler.get_schedule(Name=name)["ScheduleExpression"] == expression
     listed = {p["PipelineName"] for p in sagemaker.list_pipelines()["PipelineSummaries"]}
     assert {"iris-staging-training", "iris-staging-processing"} <= listed
+
+
+def test_eventbridge_rules_can_target_the_pipelines(s3_bucket):
+    """The module's alternative to EventBridge Scheduler: a rule per pipeline (UTC only)."""
+    settings = load_settings("prod")
+    sagemaker = boto3_client("sagemaker")
+    events = boto3_client("events")
+    name = pipeline_name(settings, "inference")
+    arn = sagemaker.create_pipeline(
+        PipelineName=name, PipelineDefinition=json.dumps(render(settings, "inference")), RoleArn=settings.aws.role_arn
+    )["PipelineArn"]
+    events.put_rule(Name=name, ScheduleExpression=settings.schedule.inference_schedule, State="ENABLED")
+    events.put_targets(
+        Rule=name,
+        Targets=[{
+            "Id": "pipeline", "Arn": arn, "RoleArn": settings.aws.role_arn,
+            "SageMakerPipelineParameters": {"PipelineParameterList": [{"Name": "LogicalDate", "Value": "auto"}]},
+            "RetryPolicy": {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600},
+        }],
+    )  # fmt: skip
+    assert events.describe_rule(Name=name)["ScheduleExpression"] == "cron(0 6 * * ? *)"
+    target = events.list_targets_by_rule(Rule=name)["Targets"][0]
+    assert target["Arn"] == arn

@@ -166,3 +166,25 @@ def test_unreachable_server_fails_fast_with_exit_1(cli, monkeypatch):
     result = cli("train")
     assert result.exit_code == 1
     assert "unreachable" in result.output
+
+
+def test_training_data_from_s3_with_a_parquet_folder(cli, s3_bucket, iris, tmp_path, embedded_client):
+    from mlplatform.clients import boto3_client
+
+    s3 = boto3_client("s3")
+    for index, part in enumerate((iris.iloc[::2], iris.iloc[1::2])):
+        local = tmp_path / f"part-{index}.parquet"
+        part.to_parquet(local, index=False)
+        s3.upload_file(str(local), s3_bucket, f"datasets/training/part-{index}.parquet")
+    s3.put_object(Bucket=s3_bucket, Key="datasets/training/_SUCCESS", Body=b"")
+    result = cli("train", "--data", f"s3://{s3_bucket}/datasets/training/", "--target", "species")
+    assert result.exit_code == 0, result.output
+    run = embedded_client().get_run(embedded_client().get_model_version("iris-model", "1").run_id)
+    assert run.data.tags["data.source"] == f"s3://{s3_bucket}/datasets/training/"
+    assert run.data.params["data.rows"] == "150"
+
+
+def test_missing_s3_object_is_bad_input(cli, s3_bucket):
+    result = cli("train", "--data", f"s3://{s3_bucket}/nothing/here.csv")
+    assert result.exit_code == 2
+    assert "data not found" in result.output and "AWS_ENDPOINT_URL" in result.output
