@@ -438,8 +438,6 @@ class MlflowRegistry:
                 return name, str(mv.version), mv.run_id
             if match := _REF_URI.match(uri):
                 name, ref = match["name"], match["ref"]
-                if name.startswith("m-") and ref:  # not a registered name but a logged model id path
-                    return None, None, None
                 self._require_model(name)
                 versions = self.client.search_model_versions(f"name='{name}'")
                 if ref.isdigit():
