@@ -21,7 +21,7 @@ import typer
 from typer.core import TyperGroup
 
 from mlplatform import __version__
-from mlplatform.errors import EXIT_BAD_INPUT, MLPlatformError
+from mlplatform.errors import MLPlatformError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -877,6 +877,3 @@ def main() -> None:
         app(prog_name="mlplatform")
     except KeyboardInterrupt:
         sys.exit(130)
-
-
-__all__ = ["EXIT_BAD_INPUT", "app", "main"]

@@ -216,10 +216,6 @@ class Schedule:
             current = following
         return times
 
-    def previous_at_or_before(self, moment: datetime, lookback: timedelta) -> datetime | None:
-        times = self.fire_times_between(moment - lookback, moment)
-        return times[-1] if times else None
-
 
 @dataclass(frozen=True)
 class CronSchedule(Schedule):

@@ -16,7 +16,7 @@ import logging
 import os
 import queue
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlplatform.errors import ConfigError, PipelineError
@@ -36,7 +36,6 @@ class KafkaResult:
     failed: int = 0
     unacknowledged: int = 0
     first_error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,12 +30,11 @@ class Evaluation:
     per_class_f1: dict[str, float]
     confusion: np.ndarray
     classes: tuple[Any, ...]
-    extra: dict[str, float] = field(default_factory=dict)
 
     def all_metrics(self) -> dict[str, float]:
         """Flat metric dict for MLflow: headline metrics plus `f1_class_<label>` per class."""
         per_class = {f"f1_class_{metric_safe(label)}": score for label, score in self.per_class_f1.items()}
-        return {**self.metrics, **per_class, **self.extra}
+        return {**self.metrics, **per_class}
 
 
 def metric_safe(label: Any) -> str:
