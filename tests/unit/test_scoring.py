@@ -11,7 +11,7 @@ import pytest
 from mlplatform.data.generator import generated_batches
 from mlplatform.data.profile import build_profile
 from mlplatform.errors import DataError
-from mlplatform.scoring.batch import bad_row_reasons, score_batch
+from mlplatform.scoring.batch import ScoredBatch, bad_row_reasons, score_batch
 from mlplatform.scoring.drift import DriftAccumulator, psi
 from mlplatform.scoring.messages import RunStamp, prediction_documents, prediction_ids, prediction_table
 from mlplatform.scoring.schema import check_input_schema
@@ -89,15 +89,20 @@ def test_psi_formula():
     assert psi(np.array([0.5, 0.5]), np.array([0.9, 0.1])) == pytest.approx(0.4 * np.log(1.8) - 0.4 * np.log(0.2))
 
 
+def batch(row_ids, features, probabilities, predicted) -> ScoredBatch:
+    empty = np.empty((0, 2))
+    return ScoredBatch(
+        row_ids, np.array(features), np.array(probabilities), np.array(predicted), np.array([], int), empty, []
+    )
+
+
 def test_messages_are_valid_json_with_escaped_labels_and_deterministic_ids():
     stamp = RunStamp("2026-11-22", "run-1", "m", "3", "models:/m@production")
     row_ids = np.array([5, 6])
     ids = prediction_ids(stamp.run_date, row_ids)
     assert ids.to_pylist() == ["2026-11-22:5", "2026-11-22:6"]
-    docs = prediction_documents(
-        stamp, ids, row_ids, np.array([[1.5, 2.0], [3.25, -1.0]]), FEATURES,
-        np.array([[0.1234567, 0.8765433], [1.0, 0.0]]), np.array([1, 0]), ["x", 'y"q'], "2026-11-22T06:00:00+00:00",
-    )  # fmt: skip
+    scored = batch(row_ids, [[1.5, 2.0], [3.25, -1.0]], [[0.1234567, 0.8765433], [1.0, 0.0]], [1, 0])
+    docs = prediction_documents(stamp, ids, scored, FEATURES, ["x", 'y"q'], "2026-11-22T06:00:00+00:00")
     first, second = (json.loads(d) for d in docs.to_pylist())
     assert first["prediction_id"] == "2026-11-22:5" and first["row_id"] == 5
     assert first["predicted_class"] == 'y"q'
@@ -109,10 +114,8 @@ def test_messages_are_valid_json_with_escaped_labels_and_deterministic_ids():
 
 def test_prediction_table_stamps_the_model_version():
     stamp = RunStamp("2026-11-22", "run-1", "m", "3", "uri")
-    table = prediction_table(
-        stamp, prediction_ids("d", np.array([1])), np.array([1]), np.array([[1.0, 2.0]]), FEATURES,
-        np.array([[0.4, 0.6]]), np.array([1]), ["x", "y"],
-    )  # fmt: skip
+    scored = batch(np.array([1]), [[1.0, 2.0]], [[0.4, 0.6]], [1])
+    table = prediction_table(stamp, prediction_ids("d", np.array([1])), scored, FEATURES, ["x", "y"])
     row = table.to_pylist()[0]
     assert row["model_version"] == "3" and row["predicted_class"] == "y" and row["proba_y"] == 0.6
 

@@ -261,17 +261,13 @@ def _score_stream(
                 documents = None
                 if publisher is not None or fmt == "jsonl":
                     documents = prediction_documents(
-                        stamp, ids, scored.row_ids, scored.features, names, scored.probabilities,
-                        scored.predicted, classes, datetime.now(UTC).isoformat(timespec="seconds"),
-                    )  # fmt: skip
+                        stamp, ids, scored, names, classes, datetime.now(UTC).isoformat(timespec="seconds")
+                    )
                 values = documents.to_pylist() if documents is not None else None
                 if fmt == "jsonl":
                     data = ("\n".join(values) + "\n").encode()  # type: ignore[arg-type]
                 else:
-                    table = prediction_table(
-                        stamp, ids, scored.row_ids, scored.features, names, scored.probabilities,
-                        scored.predicted, classes,
-                    )  # fmt: skip
+                    table = prediction_table(stamp, ids, scored, names, classes)
                     data = serialise(table, fmt)
                 writer.write_part(data, len(scored))
                 if publisher is not None and values is not None:

@@ -15,6 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mlplatform.scoring.batch import ScoredBatch
+
 SCHEMA_VERSION = 1
 PROBABILITY_DECIMALS = 6  # messages only; files keep full precision
 
@@ -46,19 +48,12 @@ def _numbers(values: np.ndarray) -> pa.Array:
 
 
 def prediction_documents(
-    stamp: RunStamp,
-    ids: pa.Array,
-    row_ids: np.ndarray,
-    features: np.ndarray,
-    feature_names: list[str],
-    probabilities: np.ndarray,
-    predicted: np.ndarray,
-    classes: list[Any],
-    scored_at: str,
+    stamp: RunStamp, ids: pa.Array, scored: ScoredBatch, feature_names: list[str], classes: list[Any], scored_at: str
 ) -> pa.Array:
-    """One compact JSON object per row (keys in a fixed order)."""
+    """One compact JSON object per scored row (keys in a fixed order)."""
     quote = json.dumps
-    probabilities = np.round(probabilities, PROBABILITY_DECIMALS)
+    row_ids, features, predicted = scored.row_ids, scored.features, scored.predicted
+    probabilities = np.round(scored.probabilities, PROBABILITY_DECIMALS)
     class_json = pa.array([quote(str(c)) for c in classes])
     pieces: list[Any] = [
         f'{{"schema_version":{SCHEMA_VERSION},"prediction_id":"',
@@ -79,23 +74,16 @@ def prediction_documents(
 
 
 def prediction_table(
-    stamp: RunStamp,
-    ids: pa.Array,
-    row_ids: np.ndarray,
-    features: np.ndarray,
-    feature_names: list[str],
-    probabilities: np.ndarray,
-    predicted: np.ndarray,
-    classes: list[Any],
+    stamp: RunStamp, ids: pa.Array, scored: ScoredBatch, feature_names: list[str], classes: list[Any]
 ) -> pa.Table:
     """The file-sink rows: id, inputs, prediction, probabilities and the run stamp."""
-    size = len(row_ids)
-    columns: dict[str, Any] = {"prediction_id": ids, "row_id": pa.array(row_ids)}
+    size = len(scored)
+    columns: dict[str, Any] = {"prediction_id": ids, "row_id": pa.array(scored.row_ids)}
     for index, name in enumerate(feature_names):
-        columns[name] = pa.array(features[:, index])
-    columns["predicted_class"] = pa.array([str(c) for c in classes]).take(pa.array(predicted))
+        columns[name] = pa.array(scored.features[:, index])
+    columns["predicted_class"] = pa.array([str(c) for c in classes]).take(pa.array(scored.predicted))
     for index, label in enumerate(classes):
-        columns[f"proba_{label}"] = pa.array(probabilities[:, index])
+        columns[f"proba_{label}"] = pa.array(scored.probabilities[:, index])
     zeros = pa.array(np.zeros(size, dtype=np.int8))
     for name, value in (
         ("run_date", stamp.run_date),
