@@ -47,8 +47,9 @@ def _is_data_file(path: str) -> bool:
     return not name.startswith(("_", ".")) and file_format(name) is not None
 
 
-def open_dataset(uri: str) -> tuple[ds.Dataset, tuple[str, ...]]:
-    """A lazy pyarrow dataset over one file or every CSV/Parquet file under a folder/prefix."""
+def open_dataset(uri: str) -> tuple[ds.Dataset, tuple[str, ...], str]:
+    """A lazy pyarrow dataset over one file or every CSV/Parquet file under a folder/prefix,
+    the files, and a fingerprint of them (path, size, mtime) from the same listing."""
     import pyarrow as pa
     import pyarrow.dataset as pads
     from pyarrow import fs as pafs
@@ -63,19 +64,24 @@ def open_dataset(uri: str) -> tuple[ds.Dataset, tuple[str, ...]]:
             fmt = file_format(path)
             if fmt is None:
                 raise DataError(f"unsupported file type: {uri}", "use a .csv or .parquet file")
-            files = (path,)
+            infos, files = [info], (path,)
         else:
             selector = pafs.FileSelector(path, recursive=True)
-            files = tuple(
-                sorted(i.path for i in filesystem.get_file_info(selector) if i.is_file and _is_data_file(i.path))
+            infos = sorted(
+                (i for i in filesystem.get_file_info(selector) if i.is_file and _is_data_file(i.path)),
+                key=lambda i: i.path,
             )
+            files = tuple(i.path for i in infos)
             if not files:
                 raise DataError(f"no .csv or .parquet files under {uri}", "point at a file or a folder of data files")
             formats = {file_format(f) for f in files}
             if len(formats) > 1:
                 raise DataError(f"{uri} mixes CSV and Parquet files", "keep one format per folder")
             fmt = formats.pop()
-        return pads.dataset(list(files), filesystem=filesystem, format=fmt), files
+        hasher = hashlib.sha256()
+        for item in infos:
+            hasher.update(f"{item.path}\x1f{item.size}\x1f{item.mtime_ns}\n".encode())
+        return pads.dataset(list(files), filesystem=filesystem, format=fmt), files, hasher.hexdigest()[:16]
     except DataError:
         raise
     except (pa.ArrowInvalid, OSError) as exc:
@@ -86,7 +92,7 @@ def read_table(uri: str) -> tuple[pa.Table, tuple[str, ...]]:
     """Read a whole file or folder into memory (training data; inference streams instead)."""
     import pyarrow as pa
 
-    dataset, files = open_dataset(uri)
+    dataset, files, _ = open_dataset(uri)
     try:
         return dataset.to_table(), files
     except (pa.ArrowInvalid, OSError) as exc:
@@ -168,13 +174,8 @@ def stream_features(
     """Open `uri` lazily, check its columns with `check_schema`, and stream fixed-size batches."""
     import pyarrow as pa
 
-    dataset, files = open_dataset(uri)
+    dataset, files, fingerprint = open_dataset(uri)
     check_schema(dataset.schema, uri)
-    filesystem, _ = filesystem_for(uri)
-    infos = filesystem.get_file_info(list(files))
-    hasher = hashlib.sha256()
-    for info in infos:
-        hasher.update(f"{info.path}\x1f{info.size}\x1f{info.mtime_ns}\n".encode())
     parquet = all(file_format(f) == "parquet" for f in files)
     total = dataset.count_rows() if parquet else None  # Parquet knows; CSV would need a full read
     columns = [*feature_names, *([id_column] if id_column else [])]
@@ -196,7 +197,7 @@ def stream_features(
         except (pa.ArrowInvalid, OSError) as exc:
             raise _read_error(uri, exc, "check that every file has the same columns and numeric values") from None
 
-    return FeatureStream(uri, files, hasher.hexdigest()[:16], total, batches)
+    return FeatureStream(uri, files, fingerprint, total, batches)
 
 
 def _rebatch(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:
