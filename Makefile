@@ -7,7 +7,11 @@ UV_VERSION := 0.13.9
 # Use an installed uv if there is one, else bootstrap a pinned one into .tools/.
 UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
 VENV := .venv
-SYNCED := $(VENV)/.synced-$(shell cat uv.lock pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
+LOCK_HASH := $(shell cat uv.lock pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
+# Two stamps: `make run` needs the runtime dependencies only; tests and lint add the dev group.
+RUNTIME := $(VENV)/.synced-runtime-$(LOCK_HASH)
+SYNCED := $(VENV)/.synced-dev-$(LOCK_HASH)
+SYNC := UV_COMPILE_BYTECODE=1 $(UV) sync --frozen --extra aws --python $(PYTHON)
 
 .PHONY: help setup run test test-tools test-unit test-integration lint format docs bench clean
 
@@ -18,13 +22,18 @@ help: ## Show the targets
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+# --inexact: a runtime sync leaves the dev group alone when `make test` installed it already.
+$(RUNTIME): pyproject.toml uv.lock | $(UV)
+	$(SYNC) --no-dev --inexact
+	find $(VENV) -maxdepth 1 -name '.synced-*' ! -name '*-$(LOCK_HASH)' -delete && touch $@
+
 $(SYNCED): pyproject.toml uv.lock | $(UV)
-	UV_COMPILE_BYTECODE=1 $(UV) sync --frozen --extra aws --python $(PYTHON)
-	rm -f $(VENV)/.synced-* && touch $@
+	$(SYNC)
+	find $(VENV) -maxdepth 1 -name '.synced-*' ! -name '*-$(LOCK_HASH)' -delete && touch $@ $(RUNTIME)
 
-setup: $(SYNCED) ## Create the locked environment in .venv (uv sync --frozen, with the aws extra)
+setup: $(SYNCED) ## Create the locked development environment in .venv (runtime + dev group, aws extra)
 
-run: $(SYNCED) ## Run the main job on embedded defaults (train, register, promote)
+run: $(RUNTIME) ## Run the main job on embedded defaults (train, register, promote, score)
 	$(VENV)/bin/mlplatform run
 
 test: $(SYNCED) test-tools ## Set up and run every test (unit + integration with real local services)

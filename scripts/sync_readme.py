@@ -7,21 +7,28 @@ import json
 import re
 from pathlib import Path
 
-from mlplatform.settings import settings_reference_markdown
+from mlplatform.config.reference import settings_reference_markdown
+from mlplatform.models import hyperparameters_markdown
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-START, END = "<!-- config-table:start -->", "<!-- config-table:end -->"
 
 
 def main() -> None:
     text = README.read_text()
-    table = f"{START}\n{settings_reference_markdown()}\n{END}"
-    updated, count = re.subn(re.escape(START) + r".*?" + re.escape(END), table, text, flags=re.DOTALL)
-    if count != 1:
-        raise SystemExit(f"{README}: expected one {START} ... {END} block")
-    README.write_text(updated)
+    text = _replace_block(text, "config-table", settings_reference_markdown())
+    text = _replace_block(text, "hyperparameters-table", hyperparameters_markdown())
+    README.write_text(text)
     write_definitions()
     write_module_readmes()
+
+
+def _replace_block(text: str, name: str, content: str) -> str:
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    updated, count = re.subn(re.escape(start) + r".*?" + re.escape(end), f"{start}\n{content}\n{end}", text,
+                             flags=re.DOTALL)  # fmt: skip
+    if count != 1:
+        raise SystemExit(f"{README}: expected one {start} ... {end} block")
+    return updated
 
 
 USAGE = {
@@ -102,8 +109,8 @@ def write_module_readmes() -> None:
 def write_definitions() -> None:
     import os
 
+    from mlplatform.flows.setup import load_settings
     from mlplatform.sagemaker.definitions import render_json
-    from mlplatform.settings import load_settings
 
     root = README.parent
     # Only config/<env>.toml may shape the committed definitions, not this shell's variables.

@@ -1,13 +1,18 @@
-"""The one place that builds clients for remote services (S3 today; Kafka and MLflow adapters
-take their configuration from here too), so tests can point everything at local servers with
-the standard environment variables: AWS_ENDPOINT_URL(_S3), AWS_REGION, AWS_ACCESS_KEY_ID, ...
+"""The one factory for clients of remote services: S3 (boto3 and pyarrow's filesystem) and the
+Kafka producer. Flows build one `Clients` and hand it to the adapters that need it, so a test
+points everything at local servers by building it differently (or by the standard variables:
+AWS_ENDPOINT_URL(_S3), AWS_REGION, AWS_ACCESS_KEY_ID, ...). MLflow's client is built by the
+MLflow adapter (`registry.mlflow.connection`), the only code that imports mlflow.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
+
+from mlplatform.errors import ConfigError
 
 if TYPE_CHECKING:
     from pyarrow.fs import FileSystem
@@ -22,15 +27,6 @@ def aws_region() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
-def boto3_client(service: str, **kwargs: Any) -> Any:
-    """A boto3 client with adaptive retries; endpoint and credentials from the environment."""
-    import boto3
-    from botocore.config import Config
-
-    config = Config(retries={"max_attempts": 5, "mode": "adaptive"}, connect_timeout=10, read_timeout=60)
-    return boto3.client(service, region_name=aws_region(), config=config, **kwargs)
-
-
 @lru_cache(maxsize=4)
 def _s3_filesystem(endpoint: str | None, region: str) -> FileSystem:
     from pyarrow import fs
@@ -43,21 +39,42 @@ def _s3_filesystem(endpoint: str | None, region: str) -> FileSystem:
     return fs.S3FileSystem(**options)
 
 
-def s3_filesystem() -> FileSystem:
-    """pyarrow's S3 filesystem (credentials from the standard AWS chain), cached per endpoint."""
-    return _s3_filesystem(s3_endpoint_url(), aws_region())
+@dataclass
+class Clients:
+    """Clients for one process, built on first use; endpoint and region fixed at creation."""
 
+    s3_endpoint: str | None = field(default_factory=s3_endpoint_url)
+    region: str = field(default_factory=aws_region)
+    _boto3: dict[str, Any] = field(default_factory=dict, repr=False)
 
-def filesystem_for(uri: str) -> tuple[FileSystem, str]:
-    """(filesystem, path inside it) for a local path or an s3:// URI."""
-    from pyarrow import fs
+    def boto3(self, service: str) -> Any:
+        """A boto3 client with adaptive retries; credentials from the standard AWS chain."""
+        if service not in self._boto3:
+            import boto3
+            from botocore.config import Config
 
-    if uri.startswith("s3://"):
-        return s3_filesystem(), uri.removeprefix("s3://")
-    if "://" in uri and not uri.startswith("file://"):
-        scheme = uri.split("://", 1)[0]
-        from mlplatform.errors import ConfigError
+            config = Config(retries={"max_attempts": 5, "mode": "adaptive"}, connect_timeout=10, read_timeout=60)
+            endpoint = self.s3_endpoint if service == "s3" else None
+            self._boto3[service] = boto3.client(service, region_name=self.region, config=config, endpoint_url=endpoint)
+        return self._boto3[service]
 
-        raise ConfigError(f"unsupported storage scheme {scheme!r} in {uri}", "use a local path or s3://bucket/key")
-    path = uri.removeprefix("file://")
-    return fs.LocalFileSystem(), os.path.abspath(os.path.expanduser(path))
+    def s3_filesystem(self) -> FileSystem:
+        """pyarrow's S3 filesystem (credentials from the standard AWS chain), cached per endpoint."""
+        return _s3_filesystem(self.s3_endpoint, self.region)
+
+    def filesystem_for(self, uri: str) -> tuple[FileSystem, str]:
+        """(filesystem, path inside it) for a local path or an s3:// URI."""
+        from pyarrow import fs
+
+        if uri.startswith("s3://"):
+            return self.s3_filesystem(), uri.removeprefix("s3://")
+        if "://" in uri and not uri.startswith("file://"):
+            scheme = uri.split("://", 1)[0]
+            raise ConfigError(f"unsupported storage scheme {scheme!r} in {uri}", "use a local path or s3://bucket/key")
+        path = uri.removeprefix("file://")
+        return fs.LocalFileSystem(), os.path.abspath(os.path.expanduser(path))
+
+    def kafka_producer(self, config: dict[str, Any]) -> Any:
+        from confluent_kafka import Producer
+
+        return Producer(config)

@@ -72,9 +72,9 @@ def s3_bucket(s3_server: str, monkeypatch: pytest.MonkeyPatch, request: pytest.F
     monkeypatch.setenv("AWS_REGION", "us-east-1")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     name = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:40].strip("-") + "-" + uuid.uuid4().hex[:8]
-    from mlplatform.clients import boto3_client
+    from mlplatform.clients import Clients
 
-    boto3_client("s3").create_bucket(Bucket=name)
+    Clients().boto3("s3").create_bucket(Bucket=name)
     return name
 
 

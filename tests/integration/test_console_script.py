@@ -33,7 +33,8 @@ def test_train_on_a_user_csv_then_list_models(iris_csv, tmp_path):
     result = run("train", "--data", str(iris_csv), "--target", "label", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "iris-model v1" in result.stdout
-    assert "mlplatform ui" in result.stdout
+    # the UI hint is a command that works as printed: this program, this state directory
+    assert f"{MLPLATFORM} --home {os.environ['MLPLATFORM_HOME']} ui" in result.stdout
     listed = run("model", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     assert '"production"' in listed.stdout
@@ -83,10 +84,19 @@ def test_ui_without_a_store_says_to_train_first():
 
 def test_config_show_applies_env_vars():
     env = os.environ | {"MODEL_NAME": "from-env", "MLPLATFORM_HYPERPARAMETERS__N_ESTIMATORS": "7"}
-    result = run("--env", "staging", "config", "show", env=env, cwd=Path(__file__).parents[2])
+    result = run("--env", "staging", "config", "show", "--json", env=env, cwd=Path(__file__).parents[2])
     assert result.returncode == 0, result.stderr
     import json
 
     shown = json.loads(result.stdout)
     assert (shown["env"], shown["model_name"], shown["hyperparameters"]["n_estimators"]) == ("staging", "from-env", 7)
     assert shown["experiment_name"] == "iris-training-staging"
+    sources = shown["sources"]
+    assert sources["model_name"] == "env MODEL_NAME"
+    assert sources["hyperparameters.n_estimators"] == "env MLPLATFORM_HYPERPARAMETERS__N_ESTIMATORS"
+    assert sources["experiment_name"] == "config/staging.toml" and sources["env"] == "flag"
+    assert sources["hyperparameters.min_samples_leaf"] == "default"
+
+    table = run("--env", "staging", "config", "show", env=env, cwd=Path(__file__).parents[2])
+    row = next(line for line in table.stdout.splitlines() if "model_name" in line)
+    assert "from-env" in row and "env MODEL_NAME" in row

@@ -17,7 +17,7 @@ ARN = "arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/mlflow-st
 
 @pytest.fixture
 def managed_like_server(s3_server, tmp_path, monkeypatch) -> Iterator[str]:
-    from mlplatform.clients import boto3_client
+    from mlplatform.clients import Clients
 
     aws = {
         "AWS_ACCESS_KEY_ID": "testing",
@@ -30,7 +30,7 @@ def managed_like_server(s3_server, tmp_path, monkeypatch) -> Iterator[str]:
     for name, value in aws.items():
         monkeypatch.setenv(name, value)
     bucket = f"mlflow-artifacts-{uuid.uuid4().hex[:8]}"
-    boto3_client("s3").create_bucket(Bucket=bucket)
+    Clients().boto3("s3").create_bucket(Bucket=bucket)
     artifacts = ["--default-artifact-root", f"s3://{bucket}/mlflow", "--no-serve-artifacts"]
     with mlflow_server(tmp_path / "managed", artifacts, aws) as uri:
         yield uri

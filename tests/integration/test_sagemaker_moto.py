@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import json
 
-from mlplatform.clients import boto3_client
+from mlplatform.clients import Clients
+from mlplatform.flows.setup import load_settings
 from mlplatform.sagemaker.definitions import execution_parameters, pipeline_name, render
-from mlplatform.settings import load_settings
 
 
 def test_create_start_and_schedule_both_pipelines(s3_bucket, cli, tmp_path):
     settings = load_settings("staging")
-    sagemaker = boto3_client("sagemaker")
-    scheduler = boto3_client("scheduler")
+    sagemaker = Clients().boto3("sagemaker")
+    scheduler = Clients().boto3("scheduler")
     for kind, expression in (("training", settings.schedule.training_schedule),
                              ("inference", settings.schedule.inference_schedule)):  # fmt: skip
         out = tmp_path / f"{kind}.json"
@@ -48,8 +48,8 @@ def test_create_start_and_schedule_both_pipelines(s3_bucket, cli, tmp_path):
 def test_eventbridge_rules_can_target_the_pipelines(s3_bucket):
     """The module's alternative to EventBridge Scheduler: a rule per pipeline (UTC only)."""
     settings = load_settings("prod")
-    sagemaker = boto3_client("sagemaker")
-    events = boto3_client("events")
+    sagemaker = Clients().boto3("sagemaker")
+    events = Clients().boto3("events")
     name = pipeline_name(settings, "inference")
     arn = sagemaker.create_pipeline(
         PipelineName=name, PipelineDefinition=json.dumps(render(settings, "inference")), RoleArn=settings.aws.role_arn

@@ -68,8 +68,8 @@ def test_daemon_runs_on_schedule_refuses_a_second_daemon_and_stops_cleanly_on_si
 
 
 def test_subprocess_runner_reports_success_with_the_mlflow_run_id(isolated_env):
-    from mlplatform.pipelines.scheduled import SubprocessRunner
-    from mlplatform.settings import load_settings
+    from mlplatform.flows.scheduled import SubprocessRunner
+    from mlplatform.flows.setup import load_settings
 
     runner = SubprocessRunner(load_settings(), grace_s=5)
     result = runner("inference", "2026-11-10", threading.Event())
@@ -79,8 +79,8 @@ def test_subprocess_runner_reports_success_with_the_mlflow_run_id(isolated_env):
 
 
 def test_subprocess_runner_reports_the_error_line(isolated_env, monkeypatch):
-    from mlplatform.pipelines.scheduled import SubprocessRunner
-    from mlplatform.settings import load_settings
+    from mlplatform.flows.scheduled import SubprocessRunner
+    from mlplatform.flows.setup import load_settings
 
     monkeypatch.setenv("MLFLOW_MODEL_URI", "models:/iris-model@missing")
     result = SubprocessRunner(load_settings(), grace_s=5)("inference", "2026-11-10", threading.Event())

@@ -176,3 +176,76 @@ def test_run_trains_then_scores(cli, isolated_env):
     result = cli("run", "--date", DATE, "-p", "n_estimators=10")
     assert result.exit_code == 0, result.output
     assert manifest(isolated_env)["model"]["version"] == "2"  # equal holdout score: the new one wins
+
+
+class RecordingSink:
+    """A sink that keeps what it is given in memory, and can fail on purpose."""
+
+    name = "recorder"
+    preflight = None
+    writes_manifest = False
+
+    def __init__(self, fail_in: str | None = None) -> None:
+        self.fail_in = fail_in
+        self.calls: list[str] = []
+        self.rows = 0
+
+    def _call(self, name: str) -> None:
+        self.calls.append(name)
+        if name == self.fail_in:
+            from mlplatform.errors import PipelineError
+
+            raise PipelineError(f"{name} failed on purpose")
+
+    def check(self) -> str:
+        self._call("check")
+        return "ok"
+
+    def open(self, stamp) -> None:
+        self._call("open")
+
+    def write(self, batch) -> None:
+        self._call("write")
+        self.rows += len(batch)
+
+    def finish(self):
+        from mlplatform.sinks import SinkResult
+
+        self._call("finish")
+        return SinkResult(self.name, {"rows": self.rows}, f"{self.rows} rows in memory")
+
+    def commit(self, manifest) -> None:
+        self._call("commit")
+
+    def abort(self) -> None:
+        self.calls.append("abort")
+
+
+def test_every_sink_gets_every_batch_and_its_section_reaches_the_manifest(isolated_env):
+    from mlplatform.clients import Clients
+    from mlplatform.flows.scoring import run_scoring
+    from mlplatform.flows.setup import load_settings
+    from mlplatform.sinks import build_sinks
+
+    settings = load_settings(inference={"rows": 2500, "batch_size": 1000})
+    recorder = RecordingSink()
+    outcome = run_scoring(settings, DATE, sinks=[*build_sinks(settings, Clients()), recorder])
+    assert recorder.calls == ["open", "write", "write", "write", "finish", "commit"]
+    assert manifest(isolated_env)["recorder"] == {"rows": 2500}
+    assert outcome.sinks["recorder"].summary == "2500 rows in memory"
+
+
+def test_a_sink_that_cannot_finish_aborts_every_sink(isolated_env):
+    from mlplatform.clients import Clients
+    from mlplatform.errors import PipelineError
+    from mlplatform.flows.scoring import run_scoring
+    from mlplatform.flows.setup import load_settings
+    from mlplatform.sinks import build_sinks
+
+    settings = load_settings(inference={"rows": 100})
+    broken = RecordingSink(fail_in="finish")
+    with pytest.raises(PipelineError, match="finish failed on purpose"):
+        run_scoring(settings, DATE, sinks=[*build_sinks(settings, Clients()), broken])
+    assert broken.calls[-2:] == ["finish", "abort"]
+    assert not date_dir(isolated_env).exists()
+    assert not (isolated_env / "data/iris/inference-output/_staging").exists()

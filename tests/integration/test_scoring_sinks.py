@@ -123,9 +123,9 @@ def test_broker_killed_mid_run_fails_without_success_then_rerun_succeeds(kafka_b
 
 
 def test_s3_input_and_output_with_atomic_replace(cli, s3_bucket, iris, tmp_path):
-    from mlplatform.clients import boto3_client
+    from mlplatform.clients import Clients
 
-    s3 = boto3_client("s3")
+    s3 = Clients().boto3("s3")
     rows = iris.drop(columns="species")
     local = tmp_path / "rows.parquet"
     rows.to_parquet(local, index=False)
@@ -150,9 +150,9 @@ def test_s3_input_and_output_with_atomic_replace(cli, s3_bucket, iris, tmp_path)
     assert keys() == [prefix + "_SUCCESS", prefix + "part-00000.parquet", prefix + "part-00001.parquet"]
     import pyarrow.dataset as ds
 
-    from mlplatform.clients import s3_filesystem
+    from mlplatform.clients import Clients
 
-    table = ds.dataset(f"{s3_bucket}/{prefix}", filesystem=s3_filesystem(), format="parquet").to_table()
+    table = ds.dataset(f"{s3_bucket}/{prefix}", filesystem=Clients().s3_filesystem(), format="parquet").to_table()
     assert table.num_rows == 150
 
 
@@ -196,7 +196,7 @@ def test_bad_input_leaves_the_previous_output_untouched(case, cli, isolated_env,
         (["--model-uri", "s3://bucket/model.pkl"], "unsupported model URI"),
         (["--input", "/nonexistent/in.parquet"], "data not found"),
         (["--date", "2026-13-01"], "invalid --date"),
-        (["--format", "xml"], "option output_format='xml'"),
+        (["--format", "xml"], "inference.output_format='xml'"),
     ],
 )
 def test_bad_model_or_options_are_usage_errors(cli, isolated_env, args, expected):

@@ -97,9 +97,9 @@ def test_checkov_passes_and_every_skip_says_why():
 @pytest.mark.parametrize("env", ["staging", "prod"])
 @pytest.mark.parametrize("kind", ["training", "inference"])
 def test_committed_definitions_are_what_mlplatform_renders(env, kind, monkeypatch):
+    from mlplatform.flows.setup import load_settings
     from mlplatform.sagemaker.definitions import render
     from mlplatform.sagemaker.validation import validate_step_arguments
-    from mlplatform.settings import load_settings
 
     monkeypatch.setenv("MLPLATFORM_CONFIG_DIR", str(ROOT / "config"))
     committed = json.loads((TERRAFORM / "envs" / env / "definitions" / f"{kind}.json").read_text())

@@ -169,9 +169,9 @@ def test_unreachable_server_fails_fast_with_exit_1(cli, monkeypatch):
 
 
 def test_training_data_from_s3_with_a_parquet_folder(cli, s3_bucket, iris, tmp_path, embedded_client):
-    from mlplatform.clients import boto3_client
+    from mlplatform.clients import Clients
 
-    s3 = boto3_client("s3")
+    s3 = Clients().boto3("s3")
     for index, part in enumerate((iris.iloc[::2], iris.iloc[1::2])):
         local = tmp_path / f"part-{index}.parquet"
         part.to_parquet(local, index=False)

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from mlplatform.settings import settings_reference
+from mlplatform.config.reference import settings_reference
 
 README = (Path(__file__).parents[2] / "README.md").read_text()
 

@@ -1,7 +1,10 @@
 import pytest
 
 from mlplatform.errors import ConfigError
-from mlplatform.training.params import RandomForestParams, build_params, parse_assignments
+from mlplatform.models import get_spec, parse_assignments
+from mlplatform.models.random_forest import RandomForestParams
+
+build_params = get_spec("random_forest").parse_params
 
 
 def test_defaults_follow_the_seeds():

@@ -8,9 +8,9 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
+from mlplatform.flows.setup import load_settings
 from mlplatform.sagemaker.definitions import execution_parameters, render
 from mlplatform.sagemaker.validation import validate_step_arguments
-from mlplatform.settings import load_settings
 
 
 @pytest.mark.parametrize("env", ["local", "staging", "prod"])

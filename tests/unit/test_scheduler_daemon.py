@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mlplatform.schedules.daemon import DaemonConfig, Job, RunResult, Scheduler, SchedulerBusyError, daemon_lock
+from mlplatform.locks import LockBusyError
+from mlplatform.schedules.daemon import DaemonConfig, Job, RunResult, Scheduler, daemon_lock
 from mlplatform.schedules.expressions import parse
 from mlplatform.schedules.history import RunHistory
 
@@ -195,7 +196,7 @@ def test_inference_runs_once_its_input_is_complete(tmp_path):
 
 def test_a_second_daemon_on_the_same_state_directory_is_refused(tmp_path):
     scheduler, _, _, _ = make(tmp_path, "2026-11-22T05:00:00", "2026-11-22T07:00:00", [DAILY])
-    with daemon_lock(tmp_path), pytest.raises(SchedulerBusyError, match="already running"):
+    with daemon_lock(tmp_path), pytest.raises(LockBusyError, match="already running"):
         scheduler.run_forever()
 
 

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from mlplatform.errors import ConfigError
-from mlplatform.settings import load_settings
+from mlplatform.flows.setup import load_settings, model_params
 
 
 @pytest.fixture
@@ -27,13 +27,13 @@ def test_defaults_without_any_configuration(isolated_env):
 
 def test_precedence_defaults_toml_env_flags(config_dir, monkeypatch):
     settings = load_settings("staging")
-    assert (settings.model_name, settings.hyperparameters.n_estimators) == ("from-toml", 50)
+    assert (settings.model_name, model_params(settings).n_estimators) == ("from-toml", 50)
 
     monkeypatch.setenv("MODEL_NAME", "from-env")
     monkeypatch.setenv("MLPLATFORM_HYPERPARAMETERS__N_ESTIMATORS", "70")
     settings = load_settings("staging")
-    assert (settings.model_name, settings.hyperparameters.n_estimators) == ("from-env", 70)
-    assert settings.hyperparameters.max_depth == 4  # nested values merge, not replace
+    assert (settings.model_name, model_params(settings).n_estimators) == ("from-env", 70)
+    assert model_params(settings).max_depth == 4  # nested values merge, not replace
 
     settings = load_settings("staging", model_name="from-flag")
     assert settings.model_name == "from-flag"
@@ -64,7 +64,7 @@ def test_committed_environment_files_load():
     ("variable", "value", "expected"),
     [
         ("MLPLATFORM_TEST_SIZE", "1.5", "test_size='1.5'"),
-        ("MLPLATFORM_HYPERPARAMETERS__CRITERION", "best", "hyperparameters.criterion='best'"),
+        ("MLPLATFORM_HYPERPARAMETERS__CRITERION", "best", "hyperparameter criterion='best'"),
         ("MLPLATFORM_PROMOTION__METRIC", "auc", "promotion.metric='auc'"),
     ],
 )

@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 
 from mlplatform.data.validation import validate_training_frame
+from mlplatform.models import get_spec
 from mlplatform.training import fit as training
-from mlplatform.training.params import build_params
+
+RF = get_spec("random_forest")
 
 
 @pytest.fixture
@@ -22,8 +24,8 @@ def test_holdout_is_stratified(data):
 
 def test_good_model_beats_a_crippled_one_on_the_same_holdout(data):
     holdout = training.split(data, 0.2, 42)
-    good, seconds = training.fit(build_params({}), holdout.x_train, holdout.y_train)
-    weak, _ = training.fit(build_params({"n_estimators": 1, "max_depth": 1}), holdout.x_train, holdout.y_train)
+    good, seconds = training.fit(RF, RF.parse_params({}), holdout.x_train, holdout.y_train)
+    weak, _ = training.fit(RF, RF.parse_params({"n_estimators": 1, "max_depth": 1}), holdout.x_train, holdout.y_train)
     good_f1 = training.score(good, holdout.x_test, holdout.y_test, data.classes, "f1_macro")
     weak_f1 = training.score(weak, holdout.x_test, holdout.y_test, data.classes, "f1_macro")
     assert good_f1 > 0.85
@@ -33,9 +35,9 @@ def test_good_model_beats_a_crippled_one_on_the_same_holdout(data):
 
 def test_metrics_include_per_class_f1_and_are_reproducible(data):
     holdout = training.split(data, 0.2, 42)
-    model, _ = training.fit(build_params({}), holdout.x_train, holdout.y_train)
+    model, _ = training.fit(RF, RF.parse_params({}), holdout.x_train, holdout.y_train)
     first = training.evaluate(model, holdout.x_test, holdout.y_test, data.classes).all_metrics()
-    again, _ = training.fit(build_params({}), holdout.x_train, holdout.y_train)
+    again, _ = training.fit(RF, RF.parse_params({}), holdout.x_train, holdout.y_train)
     second = training.evaluate(again, holdout.x_test, holdout.y_test, data.classes).all_metrics()
     assert first == second
     assert set(first) >= {"accuracy", "precision_macro", "recall_macro", "f1_macro", "f1_class_setosa"}
@@ -44,7 +46,7 @@ def test_metrics_include_per_class_f1_and_are_reproducible(data):
 
 def test_confusion_matrix_counts_every_holdout_row(data):
     holdout = training.split(data, 0.2, 42)
-    model, _ = training.fit(build_params({}), holdout.x_train, holdout.y_train)
+    model, _ = training.fit(RF, RF.parse_params({}), holdout.x_train, holdout.y_train)
     evaluation = training.evaluate(model, holdout.x_test, holdout.y_test, data.classes)
     assert evaluation.confusion.shape == (3, 3)
     assert evaluation.confusion.sum() == 30
@@ -53,7 +55,7 @@ def test_confusion_matrix_counts_every_holdout_row(data):
 def test_prediction_is_invariant_to_row_order(data):
     """Behaviour: a row's prediction does not depend on the other rows in the batch."""
     holdout = training.split(data, 0.2, 42)
-    model, _ = training.fit(build_params({}), holdout.x_train, holdout.y_train)
+    model, _ = training.fit(RF, RF.parse_params({}), holdout.x_train, holdout.y_train)
     forward = model.predict(holdout.x_test)
     backward = model.predict(holdout.x_test.iloc[::-1])[::-1]
     assert (forward == backward).all()

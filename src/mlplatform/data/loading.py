@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mlplatform.clients import filesystem_for
+from mlplatform.clients import Clients
 from mlplatform.errors import DataError
 
 if TYPE_CHECKING:
@@ -47,14 +47,14 @@ def _is_data_file(path: str) -> bool:
     return not name.startswith(("_", ".")) and file_format(name) is not None
 
 
-def open_dataset(uri: str) -> tuple[ds.Dataset, tuple[str, ...], str]:
+def open_dataset(uri: str, clients: Clients) -> tuple[ds.Dataset, tuple[str, ...], str]:
     """A lazy pyarrow dataset over one file or every CSV/Parquet file under a folder/prefix,
     the files, and a fingerprint of them (path, size, mtime) from the same listing."""
     import pyarrow as pa
     import pyarrow.dataset as pads
     from pyarrow import fs as pafs
 
-    filesystem, path = filesystem_for(uri)
+    filesystem, path = clients.filesystem_for(uri)
     hint = "check the path" + (" and AWS credentials / AWS_ENDPOINT_URL" if uri.startswith("s3://") else "")
     try:
         info = filesystem.get_file_info(path)
@@ -88,22 +88,22 @@ def open_dataset(uri: str) -> tuple[ds.Dataset, tuple[str, ...], str]:
         raise _read_error(uri, exc, hint) from None
 
 
-def read_table(uri: str) -> tuple[pa.Table, tuple[str, ...]]:
+def read_table(uri: str, clients: Clients) -> tuple[pa.Table, tuple[str, ...]]:
     """Read a whole file or folder into memory (training data; inference streams instead)."""
     import pyarrow as pa
 
-    dataset, files, _ = open_dataset(uri)
+    dataset, files, _ = open_dataset(uri, clients)
     try:
         return dataset.to_table(), files
     except (pa.ArrowInvalid, OSError) as exc:
         raise _read_error(uri, exc, "check that the file is valid CSV with a header row, or Parquet") from None
 
 
-def load_frame(uri: str | None) -> LoadedTable:
+def load_frame(uri: str | None, clients: Clients) -> LoadedTable:
     """The training table: built-in Iris when `uri` is None, else the file/folder at `uri`."""
     if uri is None or uri == BUILTIN_IRIS:
         return LoadedTable(iris_frame(), BUILTIN_IRIS, ())
-    table, files = read_table(uri)
+    table, files = read_table(uri, clients)
     source = uri if "://" in uri else os.path.abspath(os.path.expanduser(uri))
     return LoadedTable(table.to_pandas(), source, files)
 
@@ -149,15 +149,15 @@ class FeatureStream:
     batches: Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]]
 
 
-def resolve_partition(uri: str, run_date: str) -> str:
+def resolve_partition(uri: str, logical_date: str, clients: Clients) -> str:
     """A partitioned root (holding `date=YYYY-MM-DD/` folders) means that date's folder."""
     from pyarrow import fs as pafs
 
-    filesystem, path = filesystem_for(uri)
-    candidate = f"{path.rstrip('/')}/date={run_date}"
+    filesystem, path = clients.filesystem_for(uri)
+    candidate = f"{path.rstrip('/')}/date={logical_date}"
     try:
         if filesystem.get_file_info(candidate).type == pafs.FileType.Directory:
-            return f"{uri.rstrip('/')}/date={run_date}"
+            return f"{uri.rstrip('/')}/date={logical_date}"
     except OSError:
         pass
     return uri
@@ -169,12 +169,13 @@ def stream_features(
     id_column: str | None,
     batch_size: int,
     check_schema: Callable[[pa.Schema, str], None],
+    clients: Clients,
     row_id_offset: int = 0,
 ) -> FeatureStream:
     """Open `uri` lazily, check its columns with `check_schema`, and stream fixed-size batches."""
     import pyarrow as pa
 
-    dataset, files, fingerprint = open_dataset(uri)
+    dataset, files, fingerprint = open_dataset(uri, clients)
     check_schema(dataset.schema, uri)
     parquet = all(file_format(f) == "parquet" for f in files)
     total = dataset.count_rows() if parquet else None  # Parquet knows; CSV would need a full read

@@ -8,58 +8,51 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 ROOT_VARIABLE = "MLPLATFORM_SAGEMAKER_ROOT"
 
 
+# Where SageMaker puts a job's inputs and expects its outputs, relative to /opt/ml.
+LAYOUT = {
+    # training jobs
+    "hyperparameters": "input/config/hyperparameters.json",
+    "model_dir": "model",
+    "output_data": "output/data",
+    "failure_file": "output/failure",
+    # processing jobs
+    "processing_input": "processing/input/data",
+    "processing_output": "processing/output",
+    "processing_message": "output/message",  # why the job exited (ExitMessage, up to 1 KB)
+    "resource_config": "config/resourceconfig.json",
+}
+
+
 @dataclass(frozen=True)
 class Contract:
     root: Path
+    hyperparameters: Path = field(init=False)
+    model_dir: Path = field(init=False)
+    output_data: Path = field(init=False)
+    failure_file: Path = field(init=False)
+    processing_input: Path = field(init=False)
+    processing_output: Path = field(init=False)
+    processing_message: Path = field(init=False)
+    resource_config: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        for name, relative in LAYOUT.items():
+            object.__setattr__(self, name, self.root / relative)
 
     @classmethod
     def from_env(cls) -> Contract:
         return cls(Path(os.environ.get(ROOT_VARIABLE, "/opt/ml")))
 
-    # training jobs
-    @property
-    def hyperparameters(self) -> Path:
-        return self.root / "input" / "config" / "hyperparameters.json"
-
     def channel(self, name: str) -> Path:
+        """A training job's input channel (`training`, `validation`)."""
         return self.root / "input" / "data" / name
-
-    @property
-    def model_dir(self) -> Path:
-        return self.root / "model"
-
-    @property
-    def output_data(self) -> Path:
-        return self.root / "output" / "data"
-
-    @property
-    def failure_file(self) -> Path:
-        return self.root / "output" / "failure"
-
-    # processing jobs
-    @property
-    def processing_input(self) -> Path:
-        return self.root / "processing" / "input" / "data"
-
-    @property
-    def processing_output(self) -> Path:
-        return self.root / "processing" / "output"
-
-    @property
-    def processing_message(self) -> Path:
-        """Processing jobs report why they exited in this file (ExitMessage, up to 1 KB)."""
-        return self.root / "output" / "message"
-
-    @property
-    def resource_config(self) -> Path:
-        return self.root / "config" / "resourceconfig.json"
 
     def hosts(self) -> tuple[str, list[str]]:
         """(current host, all hosts) of a processing job; a single local host without the file."""

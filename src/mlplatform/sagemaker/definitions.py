@@ -12,8 +12,10 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any, Literal
 
+from mlplatform.models import get_spec
+
 if TYPE_CHECKING:
-    from mlplatform.settings import Settings
+    from mlplatform.config.settings import Settings
 
 Kind = Literal["training", "inference"]
 DEFINITION_VERSION = "2020-12-01"
@@ -64,6 +66,12 @@ def _environment(settings: Settings, kind: Kind) -> dict[str, Any]:
     return {k: v for k, v in env.items() if v not in ("", None)}
 
 
+def _hyperparameters(settings: Settings) -> dict[str, str]:
+    """The family's full hyperparameters, as the strings SageMaker passes to the container."""
+    spec = get_spec(settings.model_family)
+    return spec.as_strings(spec.parse_params(settings.hyperparameters))
+
+
 def _vpc(settings: Settings) -> dict[str, Any] | None:
     if not settings.aws.subnet_ids:
         return None
@@ -90,9 +98,7 @@ def render(settings: Settings, kind: Kind) -> dict[str, Any]:
                 "ContainerEntrypoint": TRAIN_ENTRYPOINT,
             },
             "RoleArn": aws.role_arn,
-            "HyperParameters": {
-                k: "None" if v is None else str(v) for k, v in settings.hyperparameters.model_dump().items()
-            },
+            "HyperParameters": _hyperparameters(settings),
             "InputDataConfig": [
                 {
                     "ChannelName": "training",

@@ -25,10 +25,10 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mlplatform.dates import parse_logical_date
 from mlplatform.errors import EXIT_PIPELINE_FAILURE, BadInputError, MLPlatformError
 from mlplatform.sagemaker.contract import Contract, has_data_files
 
@@ -59,7 +59,7 @@ def _configure() -> None:
 
 
 def split_hyperparameters(raw: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
-    """(RandomForest params, training settings) from SageMaker's all-strings hyperparameters."""
+    """(model hyperparameters, training settings) from SageMaker's all-strings hyperparameters."""
     params: dict[str, str] = {}
     settings: dict[str, str] = {}
     for key, value in raw.items():
@@ -79,9 +79,8 @@ def train_main(argv: Sequence[str] | None = None) -> int:
     _configure()
     contract = Contract.from_env()
     try:
-        from mlplatform.pipelines.training import run_training
-        from mlplatform.settings import load_settings
-        from mlplatform.training.params import build_params
+        from mlplatform.flows.setup import load_settings, open_mlflow
+        from mlplatform.flows.training import run_training
 
         raw: dict[str, Any] = {}
         if contract.hyperparameters.is_file():
@@ -99,10 +98,10 @@ def train_main(argv: Sequence[str] | None = None) -> int:
             overrides["validation_data"] = str(contract.channel("validation"))
         if not os.environ.get("MLFLOW_TRACKING_URI") and not os.environ.get("MLPLATFORM_HOME"):
             overrides["home"] = contract.output_data / "mlplatform"
-        settings = load_settings(**overrides)
-        settings = settings.model_copy(update={"hyperparameters": build_params(params, settings.hyperparameters)})
+        settings = load_settings(**overrides, hyperparameters=params or None)
         outcome = run_training(settings)
-        _export_model(settings, outcome, contract.model_dir)
+        open_mlflow(settings).loader.export(outcome.model_name, outcome.version, contract.model_dir)
+        _write_summary(settings, outcome, contract.model_dir)
         sys.stdout.write(
             f"trained {outcome.model_name} v{outcome.version} ({outcome.decision.reason}); "
             f"f1_macro={outcome.metrics['f1_macro']:.4f}\n"
@@ -112,16 +111,8 @@ def train_main(argv: Sequence[str] | None = None) -> int:
         return _fail(contract.failure_file, exc)
 
 
-def _export_model(settings: Any, outcome: Any, model_dir: Path) -> None:
-    """The registered model (MLflow format) plus what it is, into SageMaker's model folder."""
-    import mlflow.artifacts
-
-    model_dir.mkdir(parents=True, exist_ok=True)
-    mlflow.artifacts.download_artifacts(
-        artifact_uri=f"models:/{outcome.model_name}/{outcome.version}",
-        dst_path=str(model_dir),
-        tracking_uri=outcome.tracking_uri,
-    )
+def _write_summary(settings: Any, outcome: Any, model_dir: Path) -> None:
+    """What the exported model is, next to it in SageMaker's model folder."""
     summary = {
         "model_name": outcome.model_name,
         "version": outcome.version,
@@ -131,15 +122,6 @@ def _export_model(settings: Any, outcome: Any, model_dir: Path) -> None:
         "tracking_uri": outcome.tracking_uri if not settings.uses_embedded_store else "embedded",
     }
     (model_dir / "mlplatform.json").write_text(json.dumps(summary, indent=2))
-
-
-def logical_date(value: str | None) -> str:
-    if value in (None, "", "auto"):
-        return datetime.now(UTC).date().isoformat()
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").date().isoformat()
-    except ValueError:
-        raise BadInputError(f"invalid --date {value!r}", "use YYYY-MM-DD or auto") from None
 
 
 def score_main(argv: Sequence[str] | None = None) -> int:
@@ -154,14 +136,13 @@ def score_main(argv: Sequence[str] | None = None) -> int:
     input_dir = args.input_dir or contract.processing_input
     output_dir = args.output_dir or contract.processing_output
     try:
-        from mlplatform.pipelines.scoring import run_scoring
-        from mlplatform.settings import load_settings
+        from mlplatform.flows.scoring import run_scoring
+        from mlplatform.flows.setup import load_settings
 
-        run_date = logical_date(args.date)
+        run_date = parse_logical_date(args.date)
         current, hosts = contract.hosts()
         if current not in hosts:
             raise BadInputError(f"resourceconfig.json: current host {current!r} not in {hosts}", "check the job")
-        settings = load_settings()
         inference: dict[str, Any] = {}
         if has_data_files(input_dir):
             inference["input"] = str(input_dir)
@@ -170,7 +151,7 @@ def score_main(argv: Sequence[str] | None = None) -> int:
             inference["row_id_offset"] = hosts.index(current) * HOST_ROW_ID_STRIDE
         if not os.environ.get("MLPLATFORM_INFERENCE__DATA_ROOT"):
             inference["data_root"] = str(output_dir)
-        settings = settings.model_copy(update={"inference": settings.inference.model_copy(update=inference)})
+        settings = load_settings(inference=inference)
         outcome = run_scoring(settings, run_date)
         output_dir.mkdir(parents=True, exist_ok=True)
         report = {
@@ -182,7 +163,7 @@ def score_main(argv: Sequence[str] | None = None) -> int:
             "output_uri": outcome.output_uri,
             "model": outcome.model,
             "inference_run_id": outcome.run_id,
-            "kafka": outcome.kafka.as_dict() if outcome.kafka else None,
+            "kafka": outcome.section("kafka"),
         }
         (output_dir / f"run-{run_date}-{current}.json").write_text(json.dumps(report, indent=2))
         sys.stdout.write(f"scored {outcome.rows} rows for {run_date} on {current} -> {outcome.output_uri}\n")

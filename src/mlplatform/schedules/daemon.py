@@ -19,28 +19,23 @@ The clock and the runner are injected, so tests drive days of schedule in millis
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
-import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal, Protocol
 
-from mlplatform.errors import MLPlatformError
+from mlplatform.dates import logical_date_of
+from mlplatform.locks import exclusive_lock
 from mlplatform.schedules.expressions import Schedule, to_iso
 from mlplatform.schedules.history import RunHistory, Trigger
 
 log = logging.getLogger("mlplatform.scheduler")
 Pipeline = Literal["training", "inference"]
-
-
-class SchedulerBusyError(MLPlatformError):
-    """Another scheduler holds this state directory."""
 
 
 class Clock(Protocol):
@@ -85,15 +80,15 @@ class DaemonConfig:
     retry_backoff_s: float = 60.0
     input_wait_timeout_s: float = 3600.0
     input_poll_s: float = 30.0
-    json_logs: bool = False
 
 
-def event(name: str, json_logs: bool = False, **fields: object) -> None:
-    """One structured log line: logfmt for people, JSON lines for log collectors."""
-    if json_logs:
-        log.info(json.dumps({"event": name, **fields}, default=str))
-    else:
-        log.info(" ".join([f"event={name}", *(f"{k}={_quote(v)}" for k, v in fields.items())]))
+def event(name: str, **fields: object) -> None:
+    """One structured event. The message is logfmt; the fields also travel with the record
+    (`record.event`), so a JSON formatter writes them as one JSON object per line."""
+    log.info(
+        " ".join([f"event={name}", *(f"{k}={_quote(v)}" for k, v in fields.items())]),
+        extra={"event": {"event": name, **fields}},
+    )
 
 
 def _quote(value: object) -> str:
@@ -101,37 +96,18 @@ def _quote(value: object) -> str:
     return json.dumps(text) if (" " in text or not text) else text
 
 
-@contextlib.contextmanager
-def exclusive_lock(path: Path, what: str, wait: bool) -> Iterator[None]:
-    """flock on `path`; raises SchedulerBusyError when busy and not waiting."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            raise SchedulerBusyError(
-                f"{what} is already running (pid {holder}, lock {path})",
-                "stop it first, or use another state directory (MLPLATFORM_HOME)",
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def pipeline_lock(state_dir: Path, pipeline: str, wait: bool = True) -> contextlib.AbstractContextManager[None]:
     """Held for the duration of every run of `pipeline` (daemon and backfill alike)."""
-    return exclusive_lock(state_dir / "locks" / f"pipeline-{pipeline}.lock", f"a {pipeline} run", wait)
+    return exclusive_lock(state_dir / "locks" / f"pipeline-{pipeline}.lock", f"a {pipeline} run", wait=wait)
 
 
 def daemon_lock(state_dir: Path) -> contextlib.AbstractContextManager[None]:
-    return exclusive_lock(state_dir / "locks" / "scheduler.lock", "a scheduler on this state directory", False)
+    return exclusive_lock(
+        state_dir / "locks" / "scheduler.lock",
+        "a scheduler on this state directory",
+        wait=False,
+        fix="stop it first, or use another state directory (MLPLATFORM_HOME)",
+    )
 
 
 @dataclass
@@ -149,9 +125,9 @@ class Scheduler:
         with daemon_lock(self.state_dir):
             interrupted = self.history.interrupt_running(self.clock.now())
             if interrupted:
-                event("interrupted_runs_closed", self.config.json_logs, count=interrupted)
+                event("interrupted_runs_closed", count=interrupted)
             cursors = {job.pipeline: self.catch_up(job) for job in self.jobs}
-            event("scheduler_started", self.config.json_logs, **{
+            event("scheduler_started", **{
                 f"{job.pipeline}_next": _next_text(job.schedule, cursors[job.pipeline]) for job in self.jobs
             })  # fmt: skip
             while not self.stop.is_set():
@@ -161,7 +137,7 @@ class Scheduler:
                     if (fire := job.schedule.next_after(cursors[job.pipeline])) is not None
                 ]
                 if not due:
-                    event("no_more_fires", self.config.json_logs)
+                    event("no_more_fires")
                     self.stop.wait()
                     break
                 fire, job = min(due, key=lambda item: item[0])
@@ -169,7 +145,7 @@ class Scheduler:
                     break
                 self.execute(job, fire, "schedule")
                 cursors[job.pipeline] = self._skip_passed(job, fire)
-            event("scheduler_stopped", self.config.json_logs)
+            event("scheduler_stopped")
 
     def catch_up(self, job: Job) -> datetime:
         """Apply the missed-run policy; returns the cursor after which to wait for fires."""
@@ -209,26 +185,26 @@ class Scheduler:
         return passed[-1] if passed else max(handled, now) if handled > now else handled
 
     def _record(self, job: Job, fire: datetime, status: str, reason: str) -> None:
-        logical_date = logical_date_of(job.schedule, fire)
+        logical_date = logical_date_of(fire, job.schedule.zone)
         self.history.record(job.pipeline, logical_date, fire, "schedule", status, reason, now=self.clock.now())  # type: ignore[arg-type]
-        event("run_" + status, self.config.json_logs, pipeline=job.pipeline, logical_date=logical_date,
+        event("run_" + status, pipeline=job.pipeline, logical_date=logical_date,
               scheduled_at=to_iso(fire), reason=reason)  # fmt: skip
 
     def execute(self, job: Job, fire: datetime, trigger: Trigger) -> None:
         """One scheduled run: wait for input if needed, then run with retries."""
-        logical_date = logical_date_of(job.schedule, fire)
+        logical_date = logical_date_of(fire, job.schedule.zone)
         if job.pipeline == "inference" and self.input_check is not None:
             ready, detail = self._wait_for_input(logical_date)
             if not ready:
                 self.history.record(job.pipeline, logical_date, fire, trigger, "skipped", f"no input: {detail}",
                                     now=self.clock.now())  # fmt: skip
-                event("run_skipped", self.config.json_logs, pipeline=job.pipeline, logical_date=logical_date,
+                event("run_skipped", pipeline=job.pipeline, logical_date=logical_date,
                       reason=f"no input: {detail}")  # fmt: skip
                 return
         for attempt in range(1, self.config.max_retries + 2):
             started = time.perf_counter()
             row = self.history.start(job.pipeline, logical_date, fire, trigger, attempt, now=self.clock.now())
-            event("run_started", self.config.json_logs, pipeline=job.pipeline, logical_date=logical_date,
+            event("run_started", pipeline=job.pipeline, logical_date=logical_date,
                   scheduled_at=to_iso(fire), trigger=trigger, attempt=attempt)  # fmt: skip
             try:
                 with pipeline_lock(self.state_dir, job.pipeline):
@@ -236,13 +212,13 @@ class Scheduler:
             except Exception as exc:  # noqa: BLE001 - a runner crash is a failed run, not a dead daemon
                 result = RunResult("failed", f"{type(exc).__name__}: {exc}")
             self.history.finish(row, result.status, result.error, result.mlflow_run_id, now=self.clock.now())
-            event("run_finished", self.config.json_logs, pipeline=job.pipeline, logical_date=logical_date,
+            event("run_finished", pipeline=job.pipeline, logical_date=logical_date,
                   status=result.status, attempt=attempt, duration_s=round(time.perf_counter() - started, 2),
                   mlflow_run_id=result.mlflow_run_id or "", error=result.error or "")  # fmt: skip
             if result.status != "failed" or self.stop.is_set() or attempt > self.config.max_retries:
                 return
             delay = self.config.retry_backoff_s * 2 ** (attempt - 1)
-            event("retry_scheduled", self.config.json_logs, pipeline=job.pipeline, logical_date=logical_date,
+            event("retry_scheduled", pipeline=job.pipeline, logical_date=logical_date,
                   in_s=delay, next_attempt=attempt + 1)  # fmt: skip
             if self.clock.sleep(delay, self.stop):
                 return
@@ -256,14 +232,9 @@ class Scheduler:
                 return True, detail
             if self.clock.now() >= deadline or self.stop.is_set():
                 return False, detail
-            event("waiting_for_input", self.config.json_logs, logical_date=logical_date, detail=detail)
+            event("waiting_for_input", logical_date=logical_date, detail=detail)
             if self.clock.sleep(self.config.input_poll_s, self.stop):
                 return False, detail
-
-
-def logical_date_of(schedule: Schedule, fire: datetime) -> str:
-    """The date a fire time stands for: its calendar date in the schedule's time zone."""
-    return fire.astimezone(schedule.zone).date().isoformat()
 
 
 def _next_text(schedule: Schedule, cursor: datetime) -> str:

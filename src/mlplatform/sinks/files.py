@@ -20,14 +20,15 @@ from typing import Any, Literal
 import pyarrow as pa
 from pyarrow import fs as pafs
 
-from mlplatform.clients import filesystem_for
+from mlplatform.clients import Clients
 from mlplatform.errors import PipelineError
+from mlplatform.scoring.messages import RunStamp
+from mlplatform.sinks.base import PredictionBatch, Sink, SinkResult
 
 log = logging.getLogger(__name__)
 SUCCESS = "_SUCCESS"
 QUARANTINE_DIR = "_quarantine"
 Format = Literal["parquet", "csv", "jsonl"]
-EXTENSIONS = {"parquet": "parquet", "csv": "csv", "jsonl": "jsonl"}
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,12 @@ def date_uri(data_root: str, project: str, run_date: str) -> str:
     return f"{output_prefix(data_root, project)}/date={run_date}"
 
 
-def serialise(table: pa.Table, fmt: Literal["parquet", "csv"]) -> bytes:
-    """Bytes of one Parquet or CSV part (JSONL parts are the prediction documents, joined)."""
+def serialise(table: pa.Table, fmt: Format) -> bytes:
+    """Bytes of one part in `fmt`. JSONL here is one JSON object per table row (quarantine);
+    prediction parts in JSONL are the prediction documents themselves (`FileSink.write`)."""
+    if fmt == "jsonl":
+        frame = table.to_pandas()
+        return frame.to_json(orient="records", lines=True, force_ascii=False).encode()
     sink = pa.BufferOutputStream()
     if fmt == "parquet":
         import pyarrow.parquet as pq
@@ -64,11 +69,19 @@ class DatePartitionWriter:
     """Stage parts for one logical date, then commit them all at once (or abort)."""
 
     def __init__(
-        self, data_root: str, project: str, run_date: str, fmt: Format, run_id: str, shard: str | None = None
+        self,
+        clients: Clients,
+        data_root: str,
+        project: str,
+        run_date: str,
+        fmt: Format,
+        run_id: str,
+        shard: str | None = None,
     ) -> None:
         # A shard (host=algo-2) is its own complete, atomic sub-partition of the date.
+        self.clients = clients
         self.uri = date_uri(data_root, project, run_date) + (f"/{shard}" if shard else "")
-        self.fs, self.final = filesystem_for(self.uri)
+        self.fs, self.final = clients.filesystem_for(self.uri)
         prefix = self.final.rsplit("/", 1)[0]
         prefix = prefix.rsplit("/", 1)[0] if shard else prefix
         self.staging_root = f"{prefix}/_staging/date={run_date}" + (f"-{shard.replace('=', '-')}" if shard else "")
@@ -87,12 +100,12 @@ class DatePartitionWriter:
             self.fs.create_dir(self.staging, recursive=True)
 
     def write_part(self, data: bytes, rows: int) -> PartInfo:
-        part = self._write(f"part-{len(self.parts):05d}.{EXTENSIONS[self.fmt]}", data, rows)
+        part = self._write(f"part-{len(self.parts):05d}.{self.fmt}", data, rows)
         self.parts.append(part)
         return part
 
     def write_quarantine(self, data: bytes, rows: int) -> PartInfo:
-        part = self._write(f"{QUARANTINE_DIR}/part-{len(self.quarantine):05d}.{EXTENSIONS[self.fmt]}", data, rows)
+        part = self._write(f"{QUARANTINE_DIR}/part-{len(self.quarantine):05d}.{self.fmt}", data, rows)
         self.quarantine.append(part)
         return part
 
@@ -158,10 +171,8 @@ class DatePartitionWriter:
         if self.local:
             self.fs.delete_dir(path)
             return
-        from mlplatform.clients import boto3_client
-
         bucket, _, prefix = path.partition("/")
-        client = boto3_client("s3")
+        client = self.clients.boto3("s3")
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix.rstrip("/") + "/"):
             keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
             if keys:
@@ -187,11 +198,70 @@ class DatePartitionWriter:
             ) from None
 
 
-def read_manifest(data_root: str, project: str, run_date: str) -> dict[str, Any] | None:
+def read_manifest(clients: Clients, data_root: str, project: str, run_date: str) -> dict[str, Any] | None:
     """The `_SUCCESS` manifest of a date, or None when the date is not complete."""
-    filesystem, path = filesystem_for(f"{date_uri(data_root, project, run_date)}/{SUCCESS}")
+    filesystem, path = clients.filesystem_for(f"{date_uri(data_root, project, run_date)}/{SUCCESS}")
     try:
         with filesystem.open_input_stream(path) as stream:
             return dict(json.loads(stream.read()))
     except (FileNotFoundError, OSError):
         return None
+
+
+class FileSink(Sink):
+    """Predictions as Parquet/CSV/JSONL parts under `<data-root>/<project>/inference-output/
+    date=D/`, committed atomically with the `_SUCCESS` manifest; quarantined rows alongside."""
+
+    name = "storage"
+    writes_manifest = True
+
+    def __init__(self, clients: Clients, data_root: str, project: str, fmt: Format, shard: str | None = None) -> None:
+        self.clients = clients
+        self.data_root = data_root
+        self.project = project
+        self.fmt = fmt
+        self.shard = shard
+        self.writer: DatePartitionWriter | None = None
+
+    def check(self) -> str:
+        import uuid
+
+        target = output_prefix(self.data_root, self.project)
+        probe = f"{target}/_check/{uuid.uuid4().hex}"
+        filesystem, path = self.clients.filesystem_for(probe)
+        try:
+            if not probe.startswith("s3://"):
+                filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
+            with filesystem.open_output_stream(path) as out:
+                out.write(b"ok")
+            filesystem.delete_file(path)
+        except OSError as exc:
+            raise PipelineError(f"{target}: {exc}", "check that the data root is writable") from None
+        return f"{target} is writable"
+
+    def open(self, stamp: RunStamp) -> None:
+        self.writer = DatePartitionWriter(
+            self.clients, self.data_root, self.project, stamp.run_date, self.fmt, stamp.inference_run_id, self.shard
+        )
+
+    def write(self, batch: PredictionBatch) -> None:
+        writer = self._opened(self.writer)
+        if batch.quarantine is not None:
+            writer.write_quarantine(serialise(batch.quarantine, self.fmt), batch.quarantine.num_rows)
+        if len(batch):
+            if self.fmt == "jsonl":
+                data = ("\n".join(batch.documents.to_pylist()) + "\n").encode()
+            else:
+                data = serialise(batch.table, self.fmt)
+            writer.write_part(data, len(batch))
+
+    def finish(self) -> SinkResult:
+        uri = self._opened(self.writer).uri
+        return SinkResult(self.name, {"uri": uri}, f"{uri} (_SUCCESS written)")
+
+    def commit(self, manifest: dict[str, Any]) -> None:
+        self._opened(self.writer).commit(manifest)
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.abort()

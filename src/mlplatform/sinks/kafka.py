@@ -19,10 +19,13 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mlplatform.clients import Clients
 from mlplatform.errors import ConfigError, PipelineError
+from mlplatform.scoring.messages import RunStamp
+from mlplatform.sinks.base import PredictionBatch, Sink, SinkResult
 
 if TYPE_CHECKING:
-    from mlplatform.settings import KafkaSettings
+    from mlplatform.config.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 PASSTHROUGH_PREFIX = "KAFKA_CONFIG_"
@@ -88,8 +91,10 @@ def redacted(config: dict[str, Any]) -> dict[str, Any]:
 
 
 class KafkaPublisher:
-    def __init__(self, settings: KafkaSettings, client_id: str, headers: list[tuple[str, bytes]]) -> None:
-        from confluent_kafka import KafkaException, Producer
+    def __init__(
+        self, settings: KafkaSettings, client_id: str, headers: list[tuple[str, bytes]], clients: Clients
+    ) -> None:
+        from confluent_kafka import KafkaException
 
         self.settings = settings
         self.topic = settings.topic
@@ -101,7 +106,7 @@ class KafkaPublisher:
         config["logger"] = logging.getLogger("mlplatform.kafka.librdkafka")
         log.debug("kafka producer config: %s", redacted(config))
         try:
-            self.producer = Producer(config)
+            self.producer = clients.kafka_producer(config)
         except (KafkaException, ValueError, TypeError) as exc:
             raise ConfigError(
                 f"invalid Kafka producer configuration: {exc}", "check the KAFKA_* / KAFKA_CONFIG_* variables"
@@ -226,3 +231,47 @@ class KafkaPublisher:
             self._stop_worker()
         self.producer.purge()
         self.producer.flush(0)
+
+
+class KafkaSink(Sink):
+    """One JSON message per prediction, keyed by prediction id, every delivery accounted for."""
+
+    name = "kafka"
+
+    def __init__(self, settings: KafkaSettings, clients: Clients, client_id: str) -> None:
+        self.settings = settings
+        self.clients = clients
+        self.client_id = client_id
+        self.publisher: KafkaPublisher | None = None
+        self.preflight = f"Kafka topic {settings.topic}"
+
+    def check(self) -> str:
+        if self.publisher is None:
+            self.publisher = KafkaPublisher(self.settings, self.client_id, [], self.clients)
+        partitions = self.publisher.check_topic()
+        return f"topic {self.settings.topic!r} on {self.settings.bootstrap_servers}: {partitions} partitions"
+
+    def open(self, stamp: RunStamp) -> None:
+        if self.publisher is None:
+            self.check()
+        self._opened(self.publisher).headers = stamp.header_pairs()
+
+    def write(self, batch: PredictionBatch) -> None:
+        if len(batch):
+            self._opened(self.publisher).submit(batch.ids.to_pylist(), batch.documents.to_pylist())
+
+    def finish(self) -> SinkResult:
+        result = self._opened(self.publisher).finish()
+        return SinkResult(
+            self.name,
+            result.as_dict(),
+            f"{result.delivered:,} of {result.produced:,} acknowledged on {result.topic}",
+            {"kafka_produced": result.produced, "kafka_delivered": result.delivered, "kafka_failed": result.failed},
+        )
+
+    def commit(self, manifest: dict[str, Any]) -> None:
+        """Nothing to switch: every message was acknowledged in `finish`."""
+
+    def abort(self) -> None:
+        if self.publisher is not None:
+            self.publisher.abort()

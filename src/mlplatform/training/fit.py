@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from mlplatform.data.validation import TrainingData
-from mlplatform.training.params import RandomForestParams
+from mlplatform.models import Hyperparameters, ModelSpec
 
 
 @dataclass(frozen=True)
@@ -61,11 +61,9 @@ def given_holdout(data: TrainingData, holdout: TrainingData) -> Holdout:
     )
 
 
-def fit(params: RandomForestParams, x_train: pd.DataFrame, y_train: np.ndarray) -> tuple[Any, float]:
-    """Fit a RandomForestClassifier; returns it and the wall-clock seconds the fit took."""
-    from sklearn.ensemble import RandomForestClassifier
-
-    model = RandomForestClassifier(**params.model_dump())
+def fit(spec: ModelSpec, params: Hyperparameters, x_train: pd.DataFrame, y_train: np.ndarray) -> tuple[Any, float]:
+    """Fit the family's estimator; returns it and the wall-clock seconds the fit took."""
+    model = spec.build(params, "classification")
     started = time.perf_counter()
     model.fit(x_train, y_train)
     return model, time.perf_counter() - started

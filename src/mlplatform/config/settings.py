@@ -1,28 +1,19 @@
-"""One Settings object: defaults < config/<env>.toml < environment variables < CLI flags.
+"""The settings model: every setting of mlplatform, its type, default and meaning.
 
-Loaded and validated once, in the CLI entry point (never at import). The seeds' environment
-variable names (`MLFLOW_TRACKING_URI`, `MODEL_NAME`, `EXPERIMENT_NAME`) keep working; every
-other variable is `MLPLATFORM_<FIELD>`, nested fields joined with `__`
-(`MLPLATFORM_HYPERPARAMETERS__N_ESTIMATORS=200`).
+Shape only: types, ranges and choices. How values are gathered (defaults < config/<env>.toml <
+environment variables < flags) is `config.loading`; values whose meaning a domain package owns
+(hyperparameters of a model family, schedule expressions) are plain data here and are checked
+by that package when a flow starts. The README's configuration table is generated from this.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
-
-from mlplatform.errors import ConfigError
-from mlplatform.schedules.expressions import check_timezone, parse
-from mlplatform.training.params import RandomForestParams, describe_validation_error
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["local", "staging", "prod"]
 ENVIRONMENTS: tuple[str, ...] = ("local", "staging", "prod")
@@ -158,12 +149,10 @@ class ScheduleSettings(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        return check_timezone(value)
-
-    @field_validator("training_schedule", "inference_schedule")
-    @classmethod
-    def _valid_expression(cls, value: str) -> str:
-        parse(value)
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("use an IANA name such as UTC, Europe/Berlin or America/New_York") from None
         return value
 
 
@@ -201,7 +190,8 @@ class AwsSettings(BaseModel):
 
 
 class Settings(BaseSettings):
-    """Every setting of mlplatform; the README's configuration table is generated from this."""
+    """Every setting of mlplatform. Build it with `config.load_settings`, never directly: the
+    loader gathers the sources in their documented order and validates once."""
 
     model_config = SettingsConfigDict(
         env_prefix="MLPLATFORM_",
@@ -215,20 +205,20 @@ class Settings(BaseSettings):
     home: Path = Field(Path(".mlplatform"), description="State directory: SQLite MLflow store, artifacts, outputs.")
     tracking_uri: str | None = Field(
         None,
-        validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "MLPLATFORM_TRACKING_URI"),
+        validation_alias=AliasChoices("MLPLATFORM_TRACKING_URI", "MLFLOW_TRACKING_URI"),
         description="MLflow tracking URI (http(s)://, sqlite:///, or a SageMaker MLflow ARN). "
         "Default: sqlite:///<home>/mlflow.db.",
     )
     model_name: str = Field(
         "iris-model",
         min_length=1,
-        validation_alias=AliasChoices("MODEL_NAME", "MLPLATFORM_MODEL_NAME"),
+        validation_alias=AliasChoices("MLPLATFORM_MODEL_NAME", "MODEL_NAME"),
         description="Registered model name.",
     )
     experiment_name: str = Field(
         "iris-training",
         min_length=1,
-        validation_alias=AliasChoices("EXPERIMENT_NAME", "MLPLATFORM_EXPERIMENT_NAME"),
+        validation_alias=AliasChoices("MLPLATFORM_EXPERIMENT_NAME", "EXPERIMENT_NAME"),
         description="MLflow experiment for training runs.",
     )
     project: str = Field("iris", min_length=1, description="Project prefix in output paths.")
@@ -240,8 +230,12 @@ class Settings(BaseSettings):
     )
     target_column: str = Field("target", min_length=1, description="Label column of the training data.")
     test_size: float = Field(0.2, gt=0.0, lt=1.0, description="Fraction of rows held out, stratified.")
-    hyperparameters: RandomForestParams = Field(
-        default_factory=RandomForestParams, description="RandomForest hyperparameters."
+    model_family: str = Field(
+        "random_forest", min_length=1, description="Model family to train (see the hyperparameter table)."
+    )
+    hyperparameters: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Hyperparameters of the model family, by name; unset ones take the family's defaults.",
     )
     promotion: PromotionSettings = Field(default_factory=PromotionSettings)
     inference: InferenceSettings = Field(default_factory=InferenceSettings)
@@ -278,23 +272,9 @@ class Settings(BaseSettings):
     def uses_embedded_store(self) -> bool:
         return self.resolved_tracking_uri.startswith("sqlite:")
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_file = _CONFIG_FILE.get("path")
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, SeedEnvSource(settings_cls)]
-        if toml_file is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
-        return tuple(sources)
 
-
-# The seeds' environment variable names for nested settings (top-level ones use aliases).
+# The seeds' environment variable names for nested settings. Top-level ones are aliases, listed
+# MLPLATFORM_* first: when both are set, the prefixed name wins, as it does for nested ones.
 SEED_ENV: dict[str, tuple[str, ...]] = {
     "MLFLOW_MODEL_URI": ("inference", "model_uri"),
     "KAFKA_BOOTSTRAP_SERVERS": ("inference", "kafka", "bootstrap_servers"),
@@ -305,105 +285,3 @@ SEED_ENV: dict[str, tuple[str, ...]] = {
     "KAFKA_SASL_PASSWORD": ("inference", "kafka", "sasl_password"),
     "KAFKA_SSL_CA_LOCATION": ("inference", "kafka", "ssl_ca_location"),
 }
-
-
-class SeedEnvSource(PydanticBaseSettingsSource):
-    """Reads SEED_ENV variables into nested settings; ranks below MLPLATFORM_* variables."""
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        values: dict[str, Any] = {}
-        for variable, path in SEED_ENV.items():
-            value = os.environ.get(variable)
-            if value is None or value == "":
-                continue
-            node = values
-            for key in path[:-1]:
-                node = node.setdefault(key, {})
-            node[path[-1]] = value
-        return values
-
-
-# The config file of the environment being loaded; set only for the duration of `load_settings`.
-_CONFIG_FILE: dict[str, Path | None] = {}
-
-
-def config_dir() -> Path:
-    """`MLPLATFORM_CONFIG_DIR`, else ./config, else the config/ folder of a source checkout."""
-    explicit = os.environ.get("MLPLATFORM_CONFIG_DIR")
-    if explicit:
-        return Path(explicit)
-    local = Path("config")
-    if local.is_dir():
-        return local
-    return Path(__file__).resolve().parents[2] / "config"
-
-
-def load_settings(env: str | None = None, **overrides: Any) -> Settings:
-    """Build and validate the settings; `overrides` are CLI flags (None means 'not given')."""
-    env = env or os.environ.get("MLPLATFORM_ENV") or "local"
-    if env not in ENVIRONMENTS:
-        raise ConfigError(f"unknown environment {env!r}", f"use one of: {', '.join(ENVIRONMENTS)}")
-    path = config_dir() / f"{env}.toml"
-    if env != "local" and not path.is_file():
-        raise ConfigError(
-            f"config file for environment {env!r} not found at {path}",
-            "run from the project root or set MLPLATFORM_CONFIG_DIR to the folder holding <env>.toml",
-        )
-    given = {k: v for k, v in overrides.items() if v is not None}
-    _CONFIG_FILE["path"] = path if path.is_file() else None
-    try:
-        return Settings(env=env, **given)
-    except ValidationError as exc:
-        headline, allowed = describe_validation_error(exc, Settings, "setting ")
-        where = f"in {path}, " if path.is_file() else ""
-        raise ConfigError(
-            headline, f"{allowed} (set it {where}as MLPLATFORM_<NAME> in the environment, or by a flag)"
-        ) from None
-    except (OSError, ValueError) as exc:  # unreadable or malformed TOML
-        raise ConfigError(f"cannot read config file {path}: {exc}", "fix the TOML syntax") from None
-    finally:
-        _CONFIG_FILE.pop("path", None)
-
-
-def _env_name(name: str, info: Any, prefix: str) -> str:
-    alias = info.validation_alias
-    if isinstance(alias, AliasChoices):
-        return " / ".join(str(choice) for choice in alias.choices)
-    prefixed = f"MLPLATFORM_{prefix}{name}".upper()
-    path = (*prefix.lower().split("__")[:-1], name)
-    seed = next((variable for variable, target in SEED_ENV.items() if target == path), None)
-    return f"{seed} / {prefixed}" if seed else prefixed
-
-
-def settings_reference() -> list[tuple[str, str, str, str]]:
-    """(setting, environment variable, default, description) for every setting, nested ones
-    included: the README's configuration table is this list, checked by a test."""
-    rows: list[tuple[str, str, str, str]] = []
-
-    def walk(model: type[BaseModel], path: str, env_prefix: str) -> None:
-        for name, info in model.model_fields.items():
-            annotation = info.annotation
-            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-                walk(annotation, f"{path}{name}.", f"{env_prefix}{name}__")
-                continue
-            default = info.get_default(call_default_factory=True)  # not the environment's value
-            rows.append(
-                (
-                    f"{path}{name}",
-                    _env_name(name, info, env_prefix),
-                    "(unset)" if default is None else str(default),
-                    info.description or "",
-                )
-            )
-
-    walk(Settings, "", "")
-    return rows
-
-
-def settings_reference_markdown() -> str:
-    lines = ["| Setting | Environment variable | Default | Meaning |", "|---|---|---|---|"]
-    lines += [f"| `{name}` | `{env}` | `{default}` | {text} |" for name, env, default, text in settings_reference()]
-    return "\n".join(lines)

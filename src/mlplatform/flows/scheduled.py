@@ -12,11 +12,13 @@ import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-from mlplatform.clients import filesystem_for
+from mlplatform.clients import Clients
+from mlplatform.config.settings import Settings
 from mlplatform.data.loading import file_format
+from mlplatform.dates import dates_between
 from mlplatform.errors import BadInputError, MLPlatformError
 from mlplatform.schedules.daemon import (
     DaemonConfig,
@@ -30,7 +32,6 @@ from mlplatform.schedules.daemon import (
 )
 from mlplatform.schedules.expressions import parse
 from mlplatform.schedules.history import RunHistory
-from mlplatform.settings import Settings
 from mlplatform.sinks.files import read_manifest
 
 log = logging.getLogger(__name__)
@@ -116,17 +117,17 @@ class InProcessRunner:
     def __call__(self, pipeline: Pipeline, logical_date: str, stop: threading.Event) -> RunResult:
         try:
             if pipeline == "training":
-                from mlplatform.pipelines.training import run_training
+                from mlplatform.flows.training import run_training
 
                 return RunResult("succeeded", mlflow_run_id=run_training(self.settings).run_id)
-            from mlplatform.pipelines.scoring import run_scoring
+            from mlplatform.flows.scoring import run_scoring
 
             return RunResult("succeeded", mlflow_run_id=run_scoring(self.settings, logical_date).run_id)
         except MLPlatformError as exc:
             return RunResult("failed", str(exc))
 
 
-def input_readiness(settings: Settings) -> Callable[[str], tuple[bool, str]] | None:
+def input_readiness(settings: Settings, clients: Clients) -> Callable[[str], tuple[bool, str]] | None:
     """For partitioned file input: is `<input>/date=D/` complete (`_SUCCESS`, or N files)?"""
     source = settings.inference.input
     if not source:
@@ -136,7 +137,7 @@ def input_readiness(settings: Settings) -> Callable[[str], tuple[bool, str]] | N
     def check(logical_date: str) -> tuple[bool, str]:
         from pyarrow import fs as pafs
 
-        filesystem, root = filesystem_for(source)
+        filesystem, root = clients.filesystem_for(source)
         try:
             if filesystem.get_file_info(root).type != pafs.FileType.Directory:
                 return True, "input is a single file"
@@ -158,7 +159,7 @@ def input_readiness(settings: Settings) -> Callable[[str], tuple[bool, str]] | N
     return check
 
 
-def build_scheduler(settings: Settings, in_process: bool, json_logs: bool) -> Scheduler:
+def build_scheduler(settings: Settings, in_process: bool) -> Scheduler:
     schedule = settings.schedule
     jobs = jobs_for(settings)
     if not jobs:
@@ -170,7 +171,6 @@ def build_scheduler(settings: Settings, in_process: bool, json_logs: bool) -> Sc
         max_retries=schedule.max_retries,
         retry_backoff_s=schedule.retry_backoff_s,
         input_wait_timeout_s=schedule.input_wait_timeout_s,
-        json_logs=json_logs,
     )
     runner = InProcessRunner(settings) if in_process else SubprocessRunner(settings, schedule.shutdown_grace_s)
     return Scheduler(
@@ -180,7 +180,7 @@ def build_scheduler(settings: Settings, in_process: bool, json_logs: bool) -> Sc
         state_dir=settings.state_dir,
         config=config,
         clock=SystemClock(),
-        input_check=input_readiness(settings),
+        input_check=input_readiness(settings, Clients()),
     )
 
 
@@ -191,34 +191,25 @@ class BackfillResult:
     detail: str
 
 
-def dates_between(start: str, end: str) -> list[str]:
-    try:
-        first, last = date.fromisoformat(start), date.fromisoformat(end)
-    except ValueError:
-        raise BadInputError(f"invalid date range {start}..{end}", "use --from YYYY-MM-DD --to YYYY-MM-DD") from None
-    if last < first:
-        raise BadInputError(f"--to {end} is before --from {start}", "swap the dates")
-    return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
-
-
 def backfill(settings: Settings, start: str, end: str, force: bool) -> list[BackfillResult]:
     """Score each logical date in order; a date with `_SUCCESS` is skipped unless `force`.
 
     Stops at the first failure (later dates are not run) and says so; history records all.
     """
-    from mlplatform.pipelines.scoring import run_scoring
+    from mlplatform.flows.scoring import run_scoring
 
+    clients = Clients()
     history = history_for(settings)
     results: list[BackfillResult] = []
     for logical_date in dates_between(start, end):
-        if not force and read_manifest(settings.data_root, settings.project, logical_date) is not None:
+        if not force and read_manifest(clients, settings.data_root, settings.project, logical_date) is not None:
             history.record("inference", logical_date, None, "backfill", "skipped", "already complete (_SUCCESS)")
             results.append(BackfillResult(logical_date, "skipped", "already complete (_SUCCESS)"))
             continue
         row = history.start("inference", logical_date, None, "backfill")
         try:
             with pipeline_lock(settings.state_dir, "inference"):
-                outcome = run_scoring(settings, logical_date)
+                outcome = run_scoring(settings, logical_date, clients=clients)
         except MLPlatformError as exc:
             history.finish(row, "failed", str(exc))
             results.append(BackfillResult(logical_date, "failed", str(exc)))

@@ -1,0 +1,140 @@
+"""`mlplatform model list | promote | rollback | history`: the registered model's versions,
+aliases and who moved them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from mlplatform.cli import render
+from mlplatform.cli.context import load
+from mlplatform.cli.options import JsonOption, ModelNameOption, ReasonOption, TrackingOption
+
+if TYPE_CHECKING:
+    from mlplatform.config.settings import Settings
+    from mlplatform.registry.history import AliasEvent
+    from mlplatform.registry.mlflow import RegisteredModel
+
+app = typer.Typer(
+    help="Registered model versions, aliases and their history.",
+    no_args_is_help=True,
+    epilog="Example: mlplatform model list",
+)
+
+
+def _registered(
+    ctx: typer.Context, model_name: str | None, tracking_uri: str | None
+) -> tuple[RegisteredModel, Settings]:
+    from mlplatform.flows.setup import open_mlflow
+
+    settings = load(ctx, model_name=model_name, tracking_uri=tracking_uri)
+    return open_mlflow(settings).model, settings
+
+
+@app.command("list", epilog="Example: mlplatform model list --limit 5 --json")
+def model_list(
+    ctx: typer.Context,
+    model_name: ModelNameOption = None,
+    tracking_uri: TrackingOption = None,
+    limit: Annotated[int, typer.Option(help="Show at most this many versions, newest first.")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """Versions of the registered model with aliases, holdout metrics and gate decisions."""
+    model, settings = _registered(ctx, model_name, tracking_uri)
+    versions = model.versions(limit=limit)
+    if as_json:
+        render.print_json([asdict(v) | {"created": v.created.isoformat()} for v in versions])
+        return
+    metric = settings.promotion.metric
+    listing = render.table(
+        f"{settings.model_name} ({settings.resolved_tracking_uri})",
+        *("version", "aliases", metric, "accuracy", "gate", "created (UTC)", "run"),
+    )
+    for v in versions:
+        listing.add_row(
+            v.version,
+            ", ".join(v.aliases),
+            render.fmt(v.metrics.get(metric)),
+            render.fmt(v.metrics.get("accuracy")),
+            v.tags.get("promotion.decision", ""),
+            f"{v.created:%Y-%m-%d %H:%M:%S}",
+            (v.run_id or "")[:12],
+        )
+    render.stdout().print(listing)
+
+
+@app.command("promote", epilog="Example: mlplatform model promote 3 --reason 'approved by review'")
+def model_promote(
+    ctx: typer.Context,
+    version: Annotated[str, typer.Argument(help="Model version to make the champion.")],
+    reason: ReasonOption = None,
+    model_name: ModelNameOption = None,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Point the champion alias ('production') at VERSION, bypassing the gate."""
+
+    def move(model: RegisteredModel, champion: str, challenger: str) -> AliasEvent:
+        model.require_version(version)
+        return model.promote(version, "manual", reason or "manual promotion", champion, challenger)
+
+    _move_champion(ctx, model_name, tracking_uri, move)
+
+
+@app.command("rollback", epilog="Example: mlplatform model rollback --reason 'v4 misbehaves in prod'")
+def model_rollback(
+    ctx: typer.Context,
+    reason: ReasonOption = None,
+    model_name: ModelNameOption = None,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Move the champion alias back to the previous champion."""
+
+    def move(model: RegisteredModel, champion: str, challenger: str) -> AliasEvent:
+        return model.rollback(champion, challenger, reason or "rollback")
+
+    _move_champion(ctx, model_name, tracking_uri, move)
+
+
+def _move_champion(
+    ctx: typer.Context,
+    model_name: str | None,
+    tracking_uri: str | None,
+    move: Callable[[RegisteredModel, str, str], AliasEvent],
+) -> None:
+    """Move the champion alias under the promotion lock (as the gate does), then say so."""
+    model, settings = _registered(ctx, model_name, tracking_uri)
+    with model.promotion_lock():
+        event = move(model, settings.promotion.champion_alias, settings.promotion.challenger_alias)
+    previous = f" (was v{event.previous_version})" if event.previous_version else ""
+    render.stdout().print(
+        f"{settings.model_name}@{event.alias} -> v{event.version}{previous} "
+        f"by {event.actor} at {event.at}: {event.reason}",
+        markup=False,
+    )
+
+
+@app.command("history", epilog="Example: mlplatform model history --model-name churn-model --json")
+def model_history(
+    ctx: typer.Context,
+    model_name: ModelNameOption = None,
+    tracking_uri: TrackingOption = None,
+    limit: Annotated[int | None, typer.Option(help="Only the newest this many moves.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Every alias move: which version held 'production' when, who moved it and why."""
+    model, settings = _registered(ctx, model_name, tracking_uri)
+    events = model.history()[-limit:] if limit else model.history()
+    if as_json:
+        render.print_json([asdict(e) for e in events])
+        return
+    if not events:
+        render.stderr().print(f"No alias moves recorded for {settings.model_name!r} yet.")
+        return
+    columns = ("#", "at (UTC)", "alias", "version", "previous", "action", "by", "reason")
+    listing = render.table(f"{settings.model_name} alias history", *columns)
+    for e in events:
+        listing.add_row(str(e.seq), e.at, e.alias, e.version, e.previous_version or "", e.action, e.actor, e.reason)
+    render.stdout().print(listing)

@@ -1,0 +1,130 @@
+"""`mlplatform score` and `mlplatform check`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from mlplatform.cli import render
+from mlplatform.cli.context import load
+from mlplatform.cli.options import (
+    DateOption,
+    ModelNameOption,
+    ResultJsonOption,
+    TrackingOption,
+    logical_date,
+    write_result,
+)
+
+if TYPE_CHECKING:
+    from mlplatform.config.settings import Settings
+    from mlplatform.flows.scoring import ScoringOutcome
+
+
+def score(
+    ctx: typer.Context,
+    model_uri: Annotated[
+        str | None,
+        typer.Option(
+            "--model-uri",
+            help="models:/NAME@ALIAS, models:/NAME/VERSION, models:/NAME/STAGE or runs:/ID/PATH "
+            "(env MLFLOW_MODEL_URI; default: the production alias of MODEL_NAME).",
+        ),
+    ] = None,
+    input_uri: Annotated[
+        str | None,
+        typer.Option(
+            "--input",
+            "-i",
+            help="CSV/Parquet file, folder, or partitioned root (date=YYYY-MM-DD), local "
+            "or s3://. Default: generated rows.",
+        ),
+    ] = None,
+    rows: Annotated[int | None, typer.Option(help="Generated rows (without --input).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the generated rows.")] = None,
+    run_date: DateOption = None,
+    batch_size: Annotated[int | None, typer.Option(help="Rows read and scored at a time.")] = None,
+    output_format: Annotated[str | None, typer.Option("--format", help="parquet (default), csv or jsonl.")] = None,
+    on_bad_rows: Annotated[
+        str | None, typer.Option(help="fail (default) or quarantine rows with nulls/NaN/inf.")
+    ] = None,
+    data_root: Annotated[
+        str | None, typer.Option(help="Output root, a folder or s3://bucket/prefix (default: <home>/data).")
+    ] = None,
+    id_column: Annotated[str | None, typer.Option(help="Input column with the row id.")] = None,
+    fail_on_drift: Annotated[
+        bool | None, typer.Option("--fail-on-drift/--warn-on-drift", help="Exit 1 when a feature drifts.")
+    ] = None,
+    model_name: ModelNameOption = None,
+    tracking_uri: TrackingOption = None,
+    result_json: ResultJsonOption = None,
+) -> None:
+    """Score a batch with the promoted model; write predictions per date and publish to Kafka."""
+    inference: dict[str, Any] = {
+        "model_uri": model_uri,
+        "input": input_uri,
+        "rows": rows,
+        "seed": seed,
+        "batch_size": batch_size,
+        "output_format": output_format,
+        "on_bad_rows": on_bad_rows,
+        "data_root": data_root,
+        "id_column": id_column,
+        "drift": {"fail_on_drift": fail_on_drift},
+    }
+    settings = load(ctx, model_name=model_name, tracking_uri=tracking_uri, inference=inference)
+    write_result(result_json, run_scoring(settings, logical_date(run_date)).run_id)
+
+
+def run_scoring(settings: Settings, run_date: str) -> ScoringOutcome:
+    from mlplatform.flows.scoring import run_scoring as flow
+
+    err = render.stderr()
+    sinks = "files" + (f" + Kafka topic {settings.inference.kafka.topic}" if settings.inference.kafka.enabled else "")
+    err.print(f"Scoring {run_date} with [bold]{settings.model_uri}[/] -> {sinks}")
+    outcome = flow(settings, run_date, render.RichReporter(err))
+    print_scoring_summary(outcome)
+    return outcome
+
+
+def print_scoring_summary(outcome: ScoringOutcome) -> None:
+    summary = render.table(f"Inference run {outcome.run_id} for {outcome.logical_date}", "", "", show_header=False)
+    summary.add_row("Model", outcome.model)
+    summary.add_row("Input", outcome.source)
+    summary.add_row("Rows", f"{outcome.rows:,} scored, {outcome.bad_rows:,} quarantined")
+    summary.add_row("Speed", f"{outcome.rows_per_second:,.0f} rows/s ({outcome.seconds:.1f}s in all)")
+    total = max(outcome.rows, 1)
+    summary.add_row("Classes", ", ".join(f"{k} {v / total:.1%}" for k, v in outcome.class_counts.items()))
+    for result in outcome.sinks.values():
+        summary.add_row("Output" if result.name == "storage" else result.name.title(), result.summary)
+    if outcome.drift is not None:
+        drifted = ", ".join(outcome.drift.drifted) or "none"
+        summary.add_row("Drift", f"max PSI {outcome.drift.max_psi:.3f}; drifted: {drifted}")
+    render.stdout().print(summary)
+
+
+def check(
+    ctx: typer.Context,
+    model_uri: Annotated[str | None, typer.Option("--model-uri", help="Model URI to resolve.")] = None,
+    data_root: Annotated[str | None, typer.Option(help="Output root to test for writes.")] = None,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Can a run start? MLflow + model, storage, Kafka: one OK/FAIL line each; exit 1 if any fails."""
+    from mlplatform.flows.checks import run_checks
+
+    settings = load(ctx, tracking_uri=tracking_uri, inference={"model_uri": model_uri, "data_root": data_root})
+    results = run_checks(settings)
+    out = render.stdout()
+    for result in results:
+        mark = {"OK": "[green]OK[/]  ", "FAIL": "[red]FAIL[/]", "SKIP": "[dim]SKIP[/]"}[result.status]
+        out.print(f"{mark} {result.name}: {result.detail}")
+    if any(r.status == "FAIL" for r in results):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command(
+        epilog="Examples: mlplatform score --rows 1000000 · mlplatform score --input s3://bucket/in/ --date 2026-11-22"
+    )(score)
+    app.command(epilog="Example: KAFKA_BOOTSTRAP_SERVERS=broker:9092 mlplatform check")(check)

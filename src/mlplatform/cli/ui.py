@@ -1,0 +1,38 @@
+"""`mlplatform ui`: the MLflow UI on the embedded store."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from mlplatform.cli import render
+from mlplatform.cli.context import load
+from mlplatform.cli.options import TrackingOption
+
+
+def ui(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Open the MLflow UI on the configured store (a remote server: prints its URL)."""
+    settings = load(ctx, tracking_uri=tracking_uri)
+    uri = settings.resolved_tracking_uri
+    if not settings.uses_embedded_store:
+        render.stdout().print(f"MLflow UI: {uri}")
+        return
+    if not (settings.state_dir / "mlflow.db").exists():
+        from mlplatform.errors import BadInputError
+
+        raise BadInputError(f"no MLflow store at {settings.state_dir}", "run `mlplatform train` first")
+    render.stderr().print(f"MLflow UI on http://127.0.0.1:{port} (store {uri}); Ctrl+C to stop")
+    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1",
+               "--port", str(port)]  # fmt: skip
+    os.execv(sys.executable, command)  # the UI replaces this process: Ctrl+C stops it directly
+
+
+def register(app: typer.Typer) -> None:
+    app.command(epilog="Example: mlplatform ui --port 5001   (then open http://127.0.0.1:5001)")(ui)

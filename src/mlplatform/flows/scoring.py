@@ -1,0 +1,330 @@
+"""The daily inference flow: resolve the model -> open the input -> score each batch -> hand it
+to every sink -> commit all sinks or abort all.
+
+Order matters for "nothing half-written": the model and the input columns are checked before
+anything is written; sinks finish (every Kafka message acknowledged) before the run is logged
+and the drift verdict taken, and only then commit (the `_SUCCESS` manifest last).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mlplatform import __version__
+from mlplatform.clients import Clients
+from mlplatform.config.settings import Settings
+from mlplatform.data.generator import generated_batches
+from mlplatform.data.loading import FeatureStream, resolve_partition, stream_features
+from mlplatform.errors import DataError, PipelineError
+from mlplatform.flows.progress import LogReporter, StepReporter
+from mlplatform.flows.setup import open_mlflow
+from mlplatform.plots import drift_png, warm_plotting
+from mlplatform.registry.mlflow import ResolvedModel, RunLogger
+from mlplatform.scoring.batch import ScoredBatch, score_batch
+from mlplatform.scoring.drift import DriftAccumulator, DriftReport
+from mlplatform.scoring.messages import SCHEMA_VERSION, RunStamp
+from mlplatform.scoring.schema import check_input_schema
+from mlplatform.sinks import PredictionBatch, Sink, SinkResult, build_sinks
+
+log = logging.getLogger(__name__)
+STORAGE = "storage"  # FileSink's name: its section holds the output URI
+
+
+@dataclass(frozen=True)
+class ScoringOutcome:
+    run_id: str
+    logical_date: str
+    model: str
+    model_version: str | None
+    rows: int
+    bad_rows: int
+    seconds: float
+    sinks: dict[str, SinkResult]
+    drift: DriftReport | None
+    class_counts: dict[str, int]
+    source: str
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / max(self.seconds, 1e-9)
+
+    @property
+    def output_uri(self) -> str:
+        return str(self.sinks[STORAGE].section["uri"])
+
+    def section(self, sink: str) -> dict[str, Any] | None:
+        result = self.sinks.get(sink)
+        return result.section if result is not None else None
+
+
+def open_input(settings: Settings, model: ResolvedModel, logical_date: str, clients: Clients) -> FeatureStream:
+    """Files (`--input`) or rows generated from the model's training profile."""
+    inference = settings.inference
+    if inference.input:
+        uri = resolve_partition(inference.input, logical_date, clients)
+
+        def check(schema: Any, source: str) -> None:
+            check_input_schema(schema, model.feature_names, inference.id_column, source)
+
+        return stream_features(
+            uri, model.feature_names, inference.id_column, inference.batch_size, check, clients,
+            inference.row_id_offset,
+        )  # fmt: skip
+    rows, seed, offset = inference.rows, inference.seed, inference.row_id_offset
+    # Fail now, before any output, if the model cannot generate rows.
+    next(iter(generated_batches(model.profile, model.feature_names, 1, seed, 1)))
+    return FeatureStream(
+        source=f"generated:{rows} rows, seed {seed}, from the training profile of {model.label}",
+        files=(),
+        fingerprint=f"generated-{rows}-{seed}-{model.version or model.run_id}",
+        total_rows=rows,
+        batches=lambda: generated_batches(
+            model.profile, model.feature_names, rows, seed + offset, inference.batch_size, offset
+        ),
+    )
+
+
+def run_scoring(
+    settings: Settings,
+    logical_date: str,
+    progress: StepReporter | None = None,
+    clients: Clients | None = None,
+    sinks: Sequence[Sink] | None = None,
+) -> ScoringOutcome:
+    """Score the date's input with the settings' model into `sinks` (default: `build_sinks`)."""
+    progress = progress or LogReporter()
+    clients = clients or Clients()
+    started = time.perf_counter()
+    mlflow = open_mlflow(settings)
+    with progress.step("Resolve model"):
+        model = mlflow.loader.resolve(settings.model_uri)
+        if "n_jobs" in model.model.get_params():
+            model.model.set_params(n_jobs=settings.inference.predict_jobs)
+    with progress.step("Open input"):
+        stream = open_input(settings, model, logical_date, clients)
+    sinks = list(sinks) if sinks is not None else build_sinks(settings, clients)
+    for sink in sinks:
+        if sink.preflight:
+            with progress.step(f"Connect to {sink.preflight}"):
+                sink.check()
+
+    tags = {
+        "mlplatform.pipeline": "inference",
+        "mlplatform.version": __version__,
+        "mlplatform.env": settings.env,
+        "model.uri": model.uri,
+        "model.name": model.name or "",
+        "model.version": model.version or "",
+        "run_date": logical_date,
+    }
+    with mlflow.tracking.run(settings.inference_experiment, f"score-{logical_date}", tags) as run:
+        run.log_params(_run_params(settings, model, stream, logical_date, sinks))
+        stamp = RunStamp(logical_date, run.run_id, model.name or "", model.version or "", model.uri)
+        try:
+            for sink in sinks:
+                sink.open(stamp)
+            counts = _score_stream(settings, model, stream, stamp, sinks, progress)
+            with tempfile.TemporaryDirectory(prefix="mlplatform-scoring-") as artifacts:
+                results, drift = _finish(sinks, counts, model, Path(artifacts))
+                _log_run(run, counts, drift, results, time.perf_counter() - started, Path(artifacts))
+            _check_drift(drift, settings.inference.drift.fail_on_drift)
+            manifest = _manifest(settings, model, stream, stamp, counts, mlflow.tracking_uri)
+            manifest |= {sink.name: results[sink.name].section for sink in sinks if not sink.writes_manifest}
+            with progress.step("Commit output"):
+                for sink in sorted(sinks, key=lambda sink: sink.writes_manifest):
+                    sink.commit(manifest)
+            run.set_tags({"output_uri": str(results[STORAGE].section["uri"])})
+        except BaseException:
+            for sink in sinks:
+                sink.abort()
+            raise
+
+    return ScoringOutcome(
+        run_id=run.run_id,
+        logical_date=logical_date,
+        model=model.label,
+        model_version=model.version,
+        rows=counts.rows,
+        bad_rows=counts.bad_rows,
+        seconds=time.perf_counter() - started,
+        sinks=results,
+        drift=drift,
+        class_counts=counts.class_counts(),
+        source=stream.source,
+    )
+
+
+def _run_params(
+    settings: Settings, model: ResolvedModel, stream: FeatureStream, logical_date: str, sinks: Sequence[Sink]
+) -> dict[str, Any]:
+    inference = settings.inference
+    kafka = inference.kafka.topic if any(sink.name == "kafka" for sink in sinks) else None
+    return {
+        "model_uri": model.uri,
+        "model_version": model.version,
+        "run_date": logical_date,
+        "input": stream.source[:490],
+        "batch_size": inference.batch_size,
+        "output_format": inference.output_format,
+        "on_bad_rows": inference.on_bad_rows,
+        "kafka_topic": kafka,
+    }
+
+
+@dataclass
+class _Counts:
+    classes: list[Any]
+    drift: DriftAccumulator | None
+    rows: int = 0
+    bad_rows: int = 0
+    per_class: np.ndarray | None = None
+
+    def add(self, scored: ScoredBatch) -> None:
+        self.rows += len(scored)
+        self.bad_rows += len(scored.bad_row_ids)
+        counts = np.bincount(scored.predicted, minlength=len(self.classes))
+        self.per_class = counts if self.per_class is None else self.per_class + counts
+        if self.drift is not None:
+            self.drift.update(scored.features)
+
+    def class_counts(self) -> dict[str, int]:
+        values = self.per_class if self.per_class is not None else np.zeros(len(self.classes), dtype=int)
+        return {str(c): int(n) for c, n in zip(self.classes, values, strict=True)}
+
+
+def _score_stream(
+    settings: Settings,
+    model: ResolvedModel,
+    stream: FeatureStream,
+    stamp: RunStamp,
+    sinks: Sequence[Sink],
+    progress: StepReporter,
+) -> _Counts:
+    inference = settings.inference
+    classes = list(model.model.classes_)
+    names = model.feature_names
+    drift = None
+    if model.profile is not None:
+        drift = DriftAccumulator(model.profile, names, inference.drift.psi_threshold)
+        # The drift plot needs matplotlib (~0.5 s to import, GIL-bound); import it while the
+        # scoring below spends its time in GIL-free predict_proba, Arrow and Parquet code.
+        threading.Thread(target=warm_plotting, name="warm-matplotlib", daemon=True).start()
+    else:
+        log.warning("model %s has no training profile: no drift report", model.label)
+    counts = _Counts(classes, drift)
+    with progress.bar(f"Score {model.label}", stream.total_rows) as advance:
+        for row_ids, features in stream.batches():
+            scored = score_batch(model.model, row_ids, features, names)
+            if len(scored.bad_row_ids) and inference.on_bad_rows == "fail":
+                raise DataError(
+                    f"row {scored.bad_row_ids[0]} of {stream.source}: {scored.bad_reasons[0]} "
+                    f"({len(scored.bad_row_ids)} bad rows in this batch)",
+                    "fix the input, or pass --on-bad-rows quarantine to score the rest",
+                )
+            batch = PredictionBatch(stamp, scored, names, classes, datetime.now(UTC).isoformat(timespec="seconds"))
+            for sink in sinks:
+                sink.write(batch)
+            counts.add(scored)
+            advance(len(row_ids))
+    return counts
+
+
+def _finish(
+    sinks: Sequence[Sink], counts: _Counts, model: ResolvedModel, artifacts: Path
+) -> tuple[dict[str, SinkResult], DriftReport | None]:
+    """Every sink made durable; the drift report and plot drawn into `artifacts` meanwhile (the
+    wait for the last Kafka acknowledgements is GIL-free)."""
+    drift = counts.drift.report() if counts.drift else None
+    plotting = threading.Thread(target=_write_drift_artifacts, args=(artifacts, drift, model))
+    plotting.start()
+    try:
+        results = {sink.name: sink.finish() for sink in sinks}
+    finally:
+        plotting.join()
+    return results, drift
+
+
+def _write_drift_artifacts(folder: Path, drift: DriftReport | None, model: ResolvedModel) -> None:
+    if drift is None:
+        return
+    (folder / "drift").mkdir()
+    report = drift.as_dict() | {"model": model.label}
+    (folder / "drift" / "drift_report.json").write_text(json.dumps(report, indent=1))
+    drift_png(report, folder / "drift" / "drift.png")
+
+
+def _log_run(
+    run: RunLogger,
+    counts: _Counts,
+    drift: DriftReport | None,
+    results: dict[str, SinkResult],
+    seconds: float,
+    artifacts: Path,
+) -> None:
+    scored = max(counts.rows, 1)
+    metrics: dict[str, float] = {
+        "rows": counts.rows,
+        "bad_rows": counts.bad_rows,
+        "rows_per_s": counts.rows / max(seconds, 1e-9),
+        "duration_s": seconds,
+    }
+    metrics |= {f"class_fraction_{label}": n / scored for label, n in counts.class_counts().items()}
+    for result in results.values():
+        metrics |= result.metrics
+    if drift is not None:
+        metrics |= {f"psi_{f.feature}": f.psi for f in drift.features}
+        metrics |= {f"ks_{f.feature}": f.ks for f in drift.features}
+        metrics |= {"drift_max_psi": drift.max_psi, "drifted_features": len(drift.drifted)}
+    run.log_metrics(metrics)
+    if any(artifacts.iterdir()):
+        run.log_artifacts(artifacts)
+
+
+def _check_drift(drift: DriftReport | None, fail_on_drift: bool) -> None:
+    if drift is None or not drift.drifted:
+        return
+    log.warning(
+        "drift above PSI %.2f in: %s",
+        drift.threshold,
+        ", ".join(f"{f.feature} ({f.psi:.3f})" for f in drift.features if f.psi > drift.threshold),
+    )
+    if fail_on_drift:
+        raise PipelineError(
+            f"input drifted from the training data in {', '.join(drift.drifted)}",
+            "inspect drift/drift.png in the inference run; re-run without --fail-on-drift to accept",
+        )
+
+
+def _manifest(
+    settings: Settings,
+    model: ResolvedModel,
+    stream: FeatureStream,
+    stamp: RunStamp,
+    counts: _Counts,
+    tracking_uri: str,
+) -> dict[str, Any]:
+    """The run's own part of `_SUCCESS`; each sink adds its section."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run_date": stamp.run_date,
+        "rows": counts.rows,
+        "bad_rows": counts.bad_rows,
+        "bad_row_policy": settings.inference.on_bad_rows,
+        "model": {"name": model.name, "version": model.version, "uri": model.uri, "run_id": model.run_id},
+        "input": {"source": stream.source, "fingerprint": stream.fingerprint, "files": list(stream.files)},
+        "inference_run_id": stamp.inference_run_id,
+        "mlflow_tracking_uri": tracking_uri,
+        "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "mlplatform_version": __version__,
+    }

@@ -1,0 +1,52 @@
+"""One exclusive lock between processes, for every job that must not run twice at once (the
+scheduler daemon, a pipeline's runs, alias moves): `filelock` underneath, plus the holder's pid
+written into the lock file so a refused process can say who is in the way."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from mlplatform.errors import MLPlatformError
+
+
+class LockBusyError(MLPlatformError):
+    """Another process holds the lock and we were told not to wait."""
+
+
+def _write_pid(fd: int) -> None:
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+
+
+def holder_of(path: Path) -> str:
+    """The pid written by the process holding `path`, or 'unknown'."""
+    try:
+        return path.read_text().strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path, what: str, *, wait: bool = True, fix: str = "") -> Iterator[None]:
+    """Hold `path` for the block; when busy, wait or raise LockBusyError naming the holder.
+
+    `what` completes "... is already running" (e.g. "a scheduler on this state directory").
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(path, timeout=-1 if wait else 0, preserve_lock_file=True, on_acquired=_write_pid)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise LockBusyError(
+            f"{what} is already running (pid {holder_of(path)}, lock {path})",
+            fix or "wait for it to finish, or stop it first",
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()

@@ -1,0 +1,171 @@
+"""Model URIs resolved against the registry, and models loaded to score with."""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlplatform.errors import ModelNotFoundError
+from mlplatform.registry.mlflow.connection import Connection
+from mlplatform.registry.mlflow.errors import mlflow_errors
+from mlplatform.registry.uris import ModelRef, parse_model_uri, version_uri
+
+log = logging.getLogger(__name__)
+PROFILE_ARTIFACT = "profile/training_profile.json"
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A model ready to score with, and the registry facts stamped on what it produces."""
+
+    uri: str
+    name: str | None
+    version: str | None
+    run_id: str | None
+    model: Any
+    feature_names: list[str]
+    profile: dict[str, Any] | None
+
+    @property
+    def label(self) -> str:
+        if self.name and self.version:
+            return f"{self.name} v{self.version}"
+        return self.uri
+
+
+class ModelLoader:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    @property
+    def _uri(self) -> str:
+        return self.connection.tracking_uri
+
+    def resolve(self, uri: str) -> ResolvedModel:
+        """Load the model behind `uri` (alias, version, legacy stage or run) with its version,
+        input columns and training profile; a missing model lists what does exist."""
+        name, version, run_id = self.locate(uri)
+        load_uri = version_uri(name, version) if name and version else uri
+        import mlflow.models
+
+        with mlflow_errors(f"load model {uri}", self._uri):
+            info = mlflow.models.get_model_info(load_uri)
+            model = self.load_sklearn(load_uri)
+        if not hasattr(model, "predict_proba"):
+            raise ModelNotFoundError(
+                f"model {uri} is not a scikit-learn classifier with predict_proba",
+                "score with a model trained by `mlplatform train`",
+            )
+        if info.signature is not None:
+            feature_names = [str(column) for column in info.signature.inputs.input_names()]
+        else:
+            feature_names = [str(c) for c in getattr(model, "feature_names_in_", [])]
+        return ResolvedModel(uri, name, version, run_id, model, feature_names, self.profile(run_id))
+
+    def locate(self, uri: str) -> tuple[str | None, str | None, str | None]:
+        """(registered name, version, run id) for a model URI, or ModelNotFoundError."""
+        ref = parse_model_uri(uri)
+        with mlflow_errors(f"resolve {uri}", self._uri):
+            if ref.kind == "run":
+                return self._locate_run(uri, ref)
+            assert ref.name is not None
+            self._require_model(ref.name)
+            if ref.kind == "alias":
+                return self._locate_alias(ref.name, str(ref.alias))
+            return self._locate_version_or_stage(ref)
+
+    def _locate_alias(self, name: str, alias: str) -> tuple[str, str, str | None]:
+        from mlflow.exceptions import MlflowException
+
+        client = self.connection.client
+        try:
+            mv = client.get_model_version_by_alias(name, alias)
+        except MlflowException:
+            aliases = client.get_registered_model(name).aliases or {}
+            existing = ", ".join(f"@{a} (v{v})" for a, v in sorted(aliases.items())) or "none"
+            raise ModelNotFoundError(
+                f"model {name!r} has no alias {alias!r} (aliases: {existing})",
+                "train and promote a model (mlplatform train), or pass --model-uri models:/NAME/VERSION",
+            ) from None
+        return name, str(mv.version), mv.run_id
+
+    def _locate_version_or_stage(self, ref: ModelRef) -> tuple[str, str, str | None]:
+        name = str(ref.name)
+        versions = self.connection.client.search_model_versions(f"name='{name}'")
+        if ref.version is not None:
+            found = [mv for mv in versions if str(mv.version) == ref.version]
+            listing = ", ".join(sorted((str(mv.version) for mv in versions), key=int)) or "none"
+            what = f"version {ref.version!r} (versions: {listing})"
+        else:
+            stage = str(ref.stage).lower()
+            found = sorted(
+                (mv for mv in versions if (mv.current_stage or "").lower() == stage), key=lambda mv: int(mv.version)
+            )[-1:]
+            stages = sorted({mv.current_stage for mv in versions if mv.current_stage not in (None, "None")})
+            what = f"version in stage {ref.stage!r} (stages in use: {', '.join(stages) or 'none'})"
+        if not found:
+            raise ModelNotFoundError(f"model {name!r} has no {what}", "pick one from `mlplatform model list`")
+        return name, str(found[0].version), found[0].run_id
+
+    def _locate_run(self, uri: str, ref: ModelRef) -> tuple[str | None, str | None, str]:
+        from mlflow.exceptions import MlflowException
+
+        run_id = str(ref.run_id)
+        client = self.connection.client
+        try:
+            client.get_run(run_id)
+        except MlflowException:
+            raise ModelNotFoundError(
+                f"run {run_id!r} of {uri} does not exist in {self._uri}", "check the run id in the MLflow UI"
+            ) from None
+        registered = client.search_model_versions(f"run_id='{run_id}'")
+        if registered:
+            return registered[0].name, str(registered[0].version), run_id
+        return None, None, run_id
+
+    def _require_model(self, name: str) -> None:
+        from mlflow.exceptions import MlflowException
+
+        client = self.connection.client
+        try:
+            client.get_registered_model(name)
+        except MlflowException:
+            models = [m.name for m in client.search_registered_models(max_results=20)]
+            raise ModelNotFoundError(
+                f"no registered model {name!r} in {self._uri} (models: {', '.join(models) or 'none'})",
+                "run `mlplatform train` first, or set MODEL_NAME / --model-uri",
+            ) from None
+
+    def profile(self, run_id: str | None) -> dict[str, Any] | None:
+        """The training profile logged with the model's run, if it has one."""
+        if run_id is None:
+            return None
+        try:
+            with tempfile.TemporaryDirectory(prefix="mlplatform-profile-") as tmp:
+                path = self.connection.client.download_artifacts(run_id, PROFILE_ARTIFACT, tmp)
+                with open(path) as handle:
+                    return dict(json.load(handle))
+        except Exception as exc:  # noqa: BLE001 - any failure means "no profile"
+            log.debug("no training profile for run %s: %s", run_id, exc)
+            return None
+
+    def load_sklearn(self, model_uri: str) -> Any:
+        import mlflow.sklearn
+
+        with mlflow_errors(f"load model {model_uri}", self._uri):
+            self.connection.client  # noqa: B018 - sets the tracking and registry URIs
+            return mlflow.sklearn.load_model(model_uri)
+
+    def export(self, name: str, version: str, destination: Path) -> None:
+        """Copy a registered version's MLflow model folder to `destination` (SageMaker's model dir)."""
+        import mlflow.artifacts
+
+        destination.mkdir(parents=True, exist_ok=True)
+        with mlflow_errors(f"export {name} v{version}", self._uri):
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=version_uri(name, version), dst_path=str(destination), tracking_uri=self._uri
+            )

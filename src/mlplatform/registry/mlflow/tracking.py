@@ -1,0 +1,132 @@
+"""MLflow tracking: experiments, runs, and what a flow logs inside a run."""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlplatform.registry.mlflow.connection import Connection, safe_dir
+from mlplatform.registry.mlflow.errors import mlflow_errors
+
+
+@dataclass(frozen=True)
+class LoggedModel:
+    """A model logged in a run (MLflow 3 gives it an id of its own: models:/m-...)."""
+
+    uri: str
+    model_id: str | None
+
+
+class Tracking:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def experiment_id(self, name: str) -> str:
+        connection = self.connection
+        with mlflow_errors(f"open experiment {name!r}", connection.tracking_uri):
+            experiment = connection.client.get_experiment_by_name(name)
+            if experiment is not None:
+                if experiment.lifecycle_stage == "deleted":
+                    connection.client.restore_experiment(experiment.experiment_id)
+                return str(experiment.experiment_id)
+            location = None
+            if connection.artifact_root is not None:
+                location = (connection.artifact_root / safe_dir(name)).as_uri()
+            return str(connection.client.create_experiment(name, artifact_location=location))
+
+    @contextlib.contextmanager
+    def run(self, experiment: str, run_name: str, tags: dict[str, str]) -> Iterator[RunLogger]:
+        """An active MLflow run; marked FAILED (not left RUNNING) when the block raises."""
+        import mlflow
+
+        experiment_id = self.experiment_id(experiment)
+        uri = self.connection.tracking_uri
+        with mlflow_errors("start a run", uri):
+            active = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags)
+        status = "FAILED"
+        try:
+            yield RunLogger(active.info.run_id, active.info.artifact_uri, uri)
+            status = "FINISHED"
+        finally:
+            with mlflow_errors("end the run", uri):
+                mlflow.end_run(status=status)
+
+
+class RunLogger:
+    """What a flow may do inside an active run."""
+
+    def __init__(self, run_id: str, artifact_uri: str, tracking_uri: str) -> None:
+        self.run_id = run_id
+        self.artifact_uri = artifact_uri
+        self.tracking_uri = tracking_uri
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        import mlflow
+
+        with mlflow_errors("log parameters", self.tracking_uri):
+            mlflow.log_params({k: "None" if v is None else v for k, v in params.items()})
+
+    def log_metrics(self, metrics: dict[str, float]) -> None:
+        import mlflow
+
+        with mlflow_errors("log metrics", self.tracking_uri):
+            mlflow.log_metrics(metrics)
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        import mlflow
+
+        with mlflow_errors("set run tags", self.tracking_uri):
+            mlflow.set_tags(tags)
+
+    def log_artifacts(self, local_dir: Path, artifact_path: str | None = None) -> None:
+        import mlflow
+
+        with mlflow_errors("upload artifacts", self.tracking_uri):
+            mlflow.log_artifacts(str(local_dir), artifact_path)
+
+    def log_dataset(self, frame: Any, source: str, name: str, digest: str, targets: str) -> None:
+        """Dataset lineage in MLflow's own format (shown in the UI's Datasets column)."""
+        import mlflow
+        from mlflow.data.pandas_dataset import from_pandas
+
+        with mlflow_errors("log the dataset", self.tracking_uri), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            dataset_source: Any = source
+            if "://" not in source and not source.startswith("/"):
+                from mlflow.data.code_dataset_source import CodeDatasetSource
+
+                dataset_source = CodeDatasetSource(tags={"mlplatform.source": source})
+            dataset = from_pandas(frame, source=dataset_source, name=name, targets=targets, digest=digest)
+            mlflow.log_input(dataset, context="training")
+
+    def log_sklearn_model(
+        self, model: Any, input_example: Any, output_example: Any, trusted_types: Sequence[str]
+    ) -> LoggedModel:
+        """Log with signature and input example (skops, trusting only the family's types);
+        requirements pinned to what is installed, which skips MLflow's ~3 s inference."""
+        import mlflow.sklearn
+        from mlflow.models import infer_signature
+
+        signature = infer_signature(input_example, output_example)
+        with mlflow_errors("log the model", self.tracking_uri), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            info = mlflow.sklearn.log_model(
+                model,
+                name="model",
+                signature=signature,
+                input_example=input_example.head(5),
+                pip_requirements=_pinned_requirements(),
+                serialization_format="skops",
+                skops_trusted_types=list(trusted_types),
+            )
+        return LoggedModel(info.model_uri, info.model_id)
+
+
+def _pinned_requirements() -> list[str]:
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in ("mlflow", "scikit-learn", "skops", "numpy", "pandas")]

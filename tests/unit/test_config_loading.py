@@ -1,0 +1,66 @@
+"""Where each setting comes from, and variables that set nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlplatform.config.loading import load_settings_with_sources, warn_unknown_variables
+
+
+@pytest.fixture
+def staging(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "config"
+    folder.mkdir()
+    (folder / "staging.toml").write_text('model_name = "from-toml"\n[hyperparameters]\nmax_depth = 4\n')
+    monkeypatch.setenv("MLPLATFORM_CONFIG_DIR", str(folder))
+    return folder
+
+
+def test_every_value_knows_its_source(staging, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
+    monkeypatch.setenv("MLPLATFORM_INFERENCE__ROWS", "7")
+    monkeypatch.setenv("KAFKA_TOPIC", "seed-topic")
+    loaded = load_settings_with_sources("staging", experiment_name="from-flag", inference={"seed": 3})
+    assert loaded.source_of("model_name") == "config/staging.toml"
+    assert loaded.source_of("hyperparameters.max_depth") == "config/staging.toml"
+    assert loaded.source_of("tracking_uri") == "env MLFLOW_TRACKING_URI"
+    assert loaded.source_of("inference.rows") == "env MLPLATFORM_INFERENCE__ROWS"
+    assert loaded.source_of("inference.kafka.topic") == "env KAFKA_TOPIC"
+    assert loaded.source_of("experiment_name") == "flag"
+    assert loaded.source_of("inference.seed") == "flag"
+    assert loaded.source_of("project") == "default"
+    assert loaded.source_of("env") == "flag"
+    settings = loaded.settings
+    assert (settings.inference.rows, settings.inference.seed, settings.inference.kafka.topic) == (7, 3, "seed-topic")
+
+
+def test_flags_beat_environment_beats_file(staging, monkeypatch):
+    monkeypatch.setenv("MODEL_NAME", "from-seed-env")
+    assert load_settings_with_sources("staging").settings.model_name == "from-seed-env"
+    monkeypatch.setenv("MLPLATFORM_MODEL_NAME", "from-prefixed-env")
+    loaded = load_settings_with_sources("staging")
+    assert loaded.settings.model_name == "from-prefixed-env"
+    assert load_settings_with_sources("staging", model_name="from-flag").settings.model_name == "from-flag"
+
+
+def test_nested_flags_merge_with_other_sources(monkeypatch):
+    monkeypatch.setenv("MLPLATFORM_INFERENCE__KAFKA__TOPIC", "t")
+    settings = load_settings_with_sources(None, inference={"rows": 5, "kafka": {"linger_ms": 3}}).settings
+    assert (settings.inference.rows, settings.inference.kafka.topic, settings.inference.kafka.linger_ms) == (5, "t", 3)
+
+
+def test_misspelt_variables_get_a_did_you_mean_warning(caplog):
+    warnings = warn_unknown_variables(
+        {"MLPLATFORM_MODLE_NAME": "x", "MLPLATFORM_INFERENCE__ROWZ": "1", "MLPLATFORM_HOME": "/tmp", "PATH": "/bin"}
+    )
+    assert warnings == [
+        "ignoring unknown environment variable MLPLATFORM_INFERENCE__ROWZ; did you mean MLPLATFORM_INFERENCE__ROWS?",
+        "ignoring unknown environment variable MLPLATFORM_MODLE_NAME; did you mean MLPLATFORM_MODEL_NAME?",
+    ]
+    assert "MLPLATFORM_MODLE_NAME" in caplog.text
+
+
+def test_variables_read_outside_the_settings_are_not_unknown():
+    assert warn_unknown_variables({"MLPLATFORM_ACTOR": "ci", "MLPLATFORM_HYPERPARAMETERS__N_ESTIMATORS": "5"}) == []
