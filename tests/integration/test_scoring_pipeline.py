@@ -16,7 +16,7 @@ FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 
 
 def date_dir(home: Path, date: str = DATE) -> Path:
-    return home / "data" / "iris" / "inference-output" / f"date={date}"
+    return home / "data" / "iris" / "inference-output" / "model=iris-model" / f"date={date}"
 
 
 def manifest(home: Path, date: str = DATE) -> dict:
@@ -139,16 +139,19 @@ def test_csv_input_folder_streams_in_batches(cli, isolated_env, tmp_path, input_
 
 def test_bad_rows_are_quarantined_with_their_reason(cli, isolated_env, tmp_path, input_rows):
     rows = input_rows.copy()
-    rows.loc[3, "sepal_length"] = None
-    rows.loc[7, "petal_width"] = float("inf")
+    rows.loc[3, "sepal_length"] = None  # missing: the model imputes it
+    rows.loc[7, "petal_width"] = float("inf")  # infinite: the model cannot score it
     path = write_input(tmp_path / "in.parquet", rows)
     result = cli("score", "--input", str(path), "--date", DATE, "--on-bad-rows", "quarantine")
     assert result.exit_code == 0, result.output
     written = manifest(isolated_env)
-    assert (written["rows"], written["bad_rows"]) == (148, 2)
+    assert (written["rows"], written["bad_rows"]) == (149, 1)
     quarantined = pd.read_parquet(date_dir(isolated_env) / written["quarantine"][0]["path"])
-    assert quarantined["row_id"].tolist() == [3, 7]
-    assert quarantined["reason"].tolist() == ["sepal_length is null/NaN", "petal_width is inf"]
+    assert quarantined["row_id"].tolist() == [7]
+    assert quarantined["reason"].tolist() == ["petal_width is inf"]
+    scored = pd.read_parquet(date_dir(isolated_env) / written["parts"][0]["path"])
+    assert scored.loc[scored["row_id"] == 3, "predicted_class"].notna().all()
+    assert scored.loc[scored["row_id"] == 3, "sepal_length"].isna().all()  # written as missing, not 0
 
 
 @pytest.mark.parametrize("uri", ["models:/iris-model/1", "models:/iris-model/Production", "runs"])
@@ -248,4 +251,4 @@ def test_a_sink_that_cannot_finish_aborts_every_sink(isolated_env):
         run_scoring(settings, DATE, sinks=[*build_sinks(settings, Clients()), broken])
     assert broken.calls[-2:] == ["finish", "abort"]
     assert not date_dir(isolated_env).exists()
-    assert not (isolated_env / "data/iris/inference-output/_staging").exists()
+    assert not (isolated_env / "data/iris/inference-output/model=iris-model/_staging").exists()

@@ -59,7 +59,9 @@ def test_one_message_per_prediction_with_deterministic_keys(cli, kafka_env, isol
     headers = dict(messages[0].headers())
     assert headers["model_version"] == b"1" and headers["schema_version"] == b"1"
 
-    written = json.loads((isolated_env / "data/iris/inference-output" / f"date={DATE}" / "_SUCCESS").read_text())
+    written = json.loads(
+        (isolated_env / "data/iris/inference-output/model=iris-model" / f"date={DATE}" / "_SUCCESS").read_text()
+    )
     assert written["kafka"] == {
         "topic": "predictions", "produced": 20000, "delivered": 20000, "failed": 0, "unacknowledged": 0,
         "first_error": None,
@@ -91,7 +93,7 @@ def test_broker_killed_mid_run_fails_without_success_then_rerun_succeeds(kafka_b
         "KAFKA_TOPIC": "predictions",
         "MLPLATFORM_INFERENCE__KAFKA__DELIVERY_TIMEOUT_S": "5",
     }
-    staging = isolated_env / "data/iris/inference-output/_staging"
+    staging = isolated_env / "data/iris/inference-output/model=iris-model/_staging"
     process = subprocess.Popen(
         [MLPLATFORM, "score", "--rows", "3000000", "--batch-size", "20000", "--date", DATE],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -106,7 +108,7 @@ def test_broker_killed_mid_run_fails_without_success_then_rerun_succeeds(kafka_b
     assert process.returncode == 1, stderr
     assert "Kafka" in stderr and "acknowledge" in stderr
     assert time.monotonic() - started < 60  # fails fast: first failed report, then purge
-    date_folder = isolated_env / "data/iris/inference-output" / f"date={DATE}"
+    date_folder = isolated_env / "data/iris/inference-output/model=iris-model" / f"date={DATE}"
     assert not (date_folder / "_SUCCESS").exists()
     assert not staging.exists() or not any(staging.iterdir())
 
@@ -135,7 +137,7 @@ def test_s3_input_and_output_with_atomic_replace(cli, s3_bucket, iris, tmp_path)
     args = ["score", "--input", f"s3://{s3_bucket}/incoming", "--date", DATE, "--data-root", root]
     result = cli(*args, "--batch-size", "50")
     assert result.exit_code == 0, result.output
-    prefix = f"ml/iris/inference-output/date={DATE}/"
+    prefix = f"ml/iris/inference-output/model=iris-model/date={DATE}/"
 
     def keys() -> list[str]:
         listing = s3.list_objects_v2(Bucket=s3_bucket, Prefix="ml/")
@@ -158,7 +160,7 @@ def test_s3_input_and_output_with_atomic_replace(cli, s3_bucket, iris, tmp_path)
 
 def _previous_output(cli, isolated_env) -> tuple[dict, dict[str, bytes]]:
     assert cli("score", "--rows", "300", "--date", DATE).exit_code == 0
-    folder = isolated_env / "data/iris/inference-output" / f"date={DATE}"
+    folder = isolated_env / "data/iris/inference-output/model=iris-model" / f"date={DATE}"
     return json.loads((folder / "_SUCCESS").read_text()), {p.name: p.read_bytes() for p in folder.iterdir()}
 
 
@@ -166,8 +168,10 @@ BAD_INPUTS = {
     "missing column": (lambda rows: rows.drop(columns="petal_width"), "lacks column 'petal_width'"),
     "extra column": (lambda rows: rows.assign(colour="red"), "has column 'colour' the model does not know"),
     "text column": (lambda rows: rows.astype({"sepal_width": str}), "column 'sepal_width'"),
-    "nan row": (
-        lambda rows: rows.assign(sepal_length=[None if i == 42 else v for i, v in enumerate(rows.sepal_length)]),
+    "infinite value": (
+        lambda rows: rows.assign(
+            sepal_length=[float("inf") if i == 42 else v for i, v in enumerate(rows.sepal_length)]
+        ),
         "row 42 of",
     ),
 }
@@ -182,7 +186,7 @@ def test_bad_input_leaves_the_previous_output_untouched(case, cli, isolated_env,
     result = cli("score", "--input", str(path), "--date", DATE)
     assert result.exit_code == 2, result.output
     assert expected in result.output
-    folder = isolated_env / "data/iris/inference-output" / f"date={DATE}"
+    folder = isolated_env / "data/iris/inference-output/model=iris-model" / f"date={DATE}"
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before_files
     assert json.loads((folder / "_SUCCESS").read_text()) == before_manifest
 
@@ -204,7 +208,7 @@ def test_bad_model_or_options_are_usage_errors(cli, isolated_env, args, expected
     result = cli("score", "--date", DATE, *args) if "--date" not in args else cli("score", *args)
     assert result.exit_code == 2, result.output
     assert expected in result.output
-    folder = isolated_env / "data/iris/inference-output" / f"date={DATE}"
+    folder = isolated_env / "data/iris/inference-output/model=iris-model" / f"date={DATE}"
     assert json.loads((folder / "_SUCCESS").read_text()) == before_manifest
 
 

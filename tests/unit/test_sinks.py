@@ -21,20 +21,20 @@ def part(rows: int) -> bytes:
 
 def test_commit_replaces_the_date_and_abort_keeps_it(tmp_path):
     root = str(tmp_path)
-    first = DatePartitionWriter(CLIENTS, root, "p", "2026-11-01", "parquet", "run1")
+    first = DatePartitionWriter(CLIENTS, f"{root}/p/inference-output/date=2026-11-01", "parquet", "run1")
     first.write_part(part(3), 3)
     first.commit({"rows": 3})
-    assert read_manifest(CLIENTS, root, "p", "2026-11-01")["rows"] == 3
+    assert read_manifest(CLIENTS, f"{root}/p/inference-output/date=2026-11-01")["rows"] == 3
 
-    second = DatePartitionWriter(CLIENTS, root, "p", "2026-11-01", "parquet", "run2")
+    second = DatePartitionWriter(CLIENTS, f"{root}/p/inference-output/date=2026-11-01", "parquet", "run2")
     second.write_part(part(5), 5)
     second.write_part(part(5), 5)
     folder = tmp_path / "p/inference-output/date=2026-11-01"
     assert sorted(p.name for p in folder.iterdir()) == ["_SUCCESS", "part-00000.parquet"]  # not yet visible
     second.abort()
-    assert read_manifest(CLIENTS, root, "p", "2026-11-01")["rows"] == 3
+    assert read_manifest(CLIENTS, f"{root}/p/inference-output/date=2026-11-01")["rows"] == 3
 
-    third = DatePartitionWriter(CLIENTS, root, "p", "2026-11-01", "parquet", "run3")
+    third = DatePartitionWriter(CLIENTS, f"{root}/p/inference-output/date=2026-11-01", "parquet", "run3")
     third.write_part(part(5), 5)
     third.write_part(part(5), 5)
     third.commit({"rows": 10})
@@ -45,15 +45,15 @@ def test_commit_replaces_the_date_and_abort_keeps_it(tmp_path):
 
 
 def test_leftover_staging_of_a_killed_run_is_cleared(tmp_path):
-    killed = DatePartitionWriter(CLIENTS, str(tmp_path), "p", "2026-11-01", "parquet", "dead")
+    killed = DatePartitionWriter(CLIENTS, f"{tmp_path}/p/inference-output/date=2026-11-01", "parquet", "dead")
     killed.write_part(part(1), 1)
-    fresh = DatePartitionWriter(CLIENTS, str(tmp_path), "p", "2026-11-01", "parquet", "new")
+    fresh = DatePartitionWriter(CLIENTS, f"{tmp_path}/p/inference-output/date=2026-11-01", "parquet", "new")
     fresh.commit({"rows": 0})
     assert not (tmp_path / "p/inference-output/_staging").exists()
 
 
 def test_a_date_without_success_has_no_manifest(tmp_path):
-    assert read_manifest(CLIENTS, str(tmp_path), "p", "2026-11-01") is None
+    assert read_manifest(CLIENTS, f"{tmp_path}/p/inference-output/date=2026-11-01") is None
 
 
 def test_producer_is_durable_and_passes_security_settings_through(monkeypatch):

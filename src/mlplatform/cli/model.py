@@ -48,17 +48,18 @@ def model_list(
     if as_json:
         render.print_json([asdict(v) | {"created": v.created.isoformat()} for v in versions])
         return
-    metric = settings.promotion.metric
+    regression = any("rmse" in v.metrics for v in versions)
+    metric = settings.promotion.metric or ("rmse" if regression else "f1_macro")
     listing = render.table(
         f"{settings.model_name} ({settings.resolved_tracking_uri})",
-        *("version", "aliases", metric, "accuracy", "gate", "created (UTC)", "run"),
+        *("version", "aliases", metric, "r2" if regression else "accuracy", "gate", "created (UTC)", "run"),
     )
     for v in versions:
         listing.add_row(
             v.version,
             ", ".join(v.aliases),
             render.fmt(v.metrics.get(metric)),
-            render.fmt(v.metrics.get("accuracy")),
+            render.fmt(v.metrics.get("r2" if regression else "accuracy")),
             v.tags.get("promotion.decision", ""),
             f"{v.created:%Y-%m-%d %H:%M:%S}",
             (v.run_id or "")[:12],

@@ -95,7 +95,12 @@ def print_scoring_summary(outcome: ScoringOutcome) -> None:
     summary.add_row("Rows", f"{outcome.rows:,} scored, {outcome.bad_rows:,} quarantined")
     summary.add_row("Speed", f"{outcome.rows_per_second:,.0f} rows/s ({outcome.seconds:.1f}s in all)")
     total = max(outcome.rows, 1)
-    summary.add_row("Classes", ", ".join(f"{k} {v / total:.1%}" for k, v in outcome.class_counts.items()))
+    if outcome.class_counts:
+        summary.add_row("Classes", ", ".join(f"{k} {v / total:.1%}" for k, v in outcome.class_counts.items()))
+    if outcome.prediction_stats:
+        stats = outcome.prediction_stats
+        mean, low, high = stats["prediction_mean"], stats["prediction_min"], stats["prediction_max"]
+        summary.add_row("Predictions", f"mean {mean:.4g}, min {low:.4g}, max {high:.4g}")
     for result in outcome.sinks.values():
         summary.add_row("Output" if result.name == "storage" else result.name.title(), result.summary)
     if outcome.drift is not None:

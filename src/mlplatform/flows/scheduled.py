@@ -32,7 +32,7 @@ from mlplatform.schedules.daemon import (
 )
 from mlplatform.schedules.expressions import parse
 from mlplatform.schedules.history import RunHistory
-from mlplatform.sinks.files import read_manifest
+from mlplatform.sinks.files import date_uri, read_manifest
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +202,8 @@ def backfill(settings: Settings, start: str, end: str, force: bool) -> list[Back
     history = history_for(settings)
     results: list[BackfillResult] = []
     for logical_date in dates_between(start, end):
-        if not force and read_manifest(clients, settings.data_root, settings.project, logical_date) is not None:
+        folder = date_uri(settings.data_root, settings.project, settings.model_name, logical_date)
+        if not force and read_manifest(clients, folder) is not None:
             history.record("inference", logical_date, None, "backfill", "skipped", "already complete (_SUCCESS)")
             results.append(BackfillResult(logical_date, "skipped", "already complete (_SUCCESS)"))
             continue

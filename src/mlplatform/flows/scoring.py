@@ -31,7 +31,7 @@ from mlplatform.flows.progress import LogReporter, StepReporter
 from mlplatform.flows.setup import open_mlflow
 from mlplatform.plots import drift_png, warm_plotting
 from mlplatform.registry.mlflow import ResolvedModel, RunLogger
-from mlplatform.scoring.batch import ScoredBatch, score_batch
+from mlplatform.scoring.batch import ScoredBatch, accepts_missing, score_batch, task_of
 from mlplatform.scoring.drift import DriftAccumulator, DriftReport
 from mlplatform.scoring.messages import SCHEMA_VERSION, RunStamp
 from mlplatform.scoring.schema import check_input_schema
@@ -52,7 +52,8 @@ class ScoringOutcome:
     seconds: float
     sinks: dict[str, SinkResult]
     drift: DriftReport | None
-    class_counts: dict[str, int]
+    class_counts: dict[str, int]  # classification
+    prediction_stats: dict[str, float]  # regression: mean, min, max of the predicted values
     source: str
 
     @property
@@ -69,16 +70,23 @@ class ScoringOutcome:
 
 
 def open_input(settings: Settings, model: ResolvedModel, logical_date: str, clients: Clients) -> FeatureStream:
-    """Files (`--input`) or rows generated from the model's training profile."""
+    """Files (`--input`) or rows generated from the model's training profile. The row id is
+    `--id-column`, else the id column the model was trained with when the input has it."""
     inference = settings.inference
     if inference.input:
         uri = resolve_partition(inference.input, logical_date, clients)
+        profile = model.profile or {}
+        ignored = {*profile.get("ignored_columns", ()), *([t] if (t := profile.get("target", {}).get("name")) else [])}
+        trained_id = profile.get("id_column")
+        id_column: list[str | None] = [inference.id_column]
 
         def check(schema: Any, source: str) -> None:
-            check_input_schema(schema, model.feature_names, inference.id_column, source)
+            if id_column[0] is None and trained_id in schema.names:
+                id_column[0] = trained_id
+            check_input_schema(schema, model.feature_kinds, id_column[0], source, ignored - {id_column[0]})
 
         return stream_features(
-            uri, model.feature_names, inference.id_column, inference.batch_size, check, clients,
+            uri, model.feature_kinds, lambda: id_column[0], inference.batch_size, check, clients,
             inference.row_id_offset,
         )  # fmt: skip
     rows, seed, offset = inference.rows, inference.seed, inference.row_id_offset
@@ -109,8 +117,9 @@ def run_scoring(
     mlflow = open_mlflow(settings)
     with progress.step("Resolve model"):
         model = mlflow.loader.resolve(settings.model_uri)
-        if "n_jobs" in model.model.get_params():
-            model.model.set_params(n_jobs=settings.inference.predict_jobs)
+        # the estimator's threads only: a ColumnTransformer with n_jobs would start worker processes
+        jobs = [key for key in model.model.get_params() if key in ("n_jobs", "model__n_jobs")]
+        model.model.set_params(**dict.fromkeys(jobs, settings.inference.predict_jobs))
     with progress.step("Open input"):
         stream = open_input(settings, model, logical_date, clients)
     sinks = list(sinks) if sinks is not None else build_sinks(settings, clients)
@@ -130,7 +139,7 @@ def run_scoring(
     }
     with mlflow.tracking.run(settings.inference_experiment, f"score-{logical_date}", tags) as run:
         run.log_params(_run_params(settings, model, stream, logical_date, sinks))
-        stamp = RunStamp(logical_date, run.run_id, model.name or "", model.version or "", model.uri)
+        stamp = RunStamp(logical_date, run.run_id, model.name or settings.model_name, model.version or "", model.uri)
         try:
             for sink in sinks:
                 sink.open(stamp)
@@ -161,6 +170,7 @@ def run_scoring(
         sinks=results,
         drift=drift,
         class_counts=counts.class_counts(),
+        prediction_stats=counts.prediction_stats(),
         source=stream.source,
     )
 
@@ -184,23 +194,36 @@ def _run_params(
 
 @dataclass
 class _Counts:
-    classes: list[Any]
+    classes: list[Any]  # empty for a regressor
     drift: DriftAccumulator | None
     rows: int = 0
     bad_rows: int = 0
     per_class: np.ndarray | None = None
+    total: float = 0.0
+    low: float = np.inf
+    high: float = -np.inf
 
     def add(self, scored: ScoredBatch) -> None:
         self.rows += len(scored)
         self.bad_rows += len(scored.bad_row_ids)
-        counts = np.bincount(scored.predicted, minlength=len(self.classes))
-        self.per_class = counts if self.per_class is None else self.per_class + counts
+        if self.classes:
+            counts = np.bincount(scored.predicted, minlength=len(self.classes))
+            self.per_class = counts if self.per_class is None else self.per_class + counts
+        elif len(scored):
+            self.total += float(scored.predicted.sum())
+            self.low = min(self.low, float(scored.predicted.min()))
+            self.high = max(self.high, float(scored.predicted.max()))
         if self.drift is not None:
             self.drift.update(scored.features)
 
     def class_counts(self) -> dict[str, int]:
         values = self.per_class if self.per_class is not None else np.zeros(len(self.classes), dtype=int)
         return {str(c): int(n) for c, n in zip(self.classes, values, strict=True)}
+
+    def prediction_stats(self) -> dict[str, float]:
+        if self.classes or not self.rows:
+            return {}
+        return {"prediction_mean": self.total / self.rows, "prediction_min": self.low, "prediction_max": self.high}
 
 
 def _score_stream(
@@ -212,8 +235,9 @@ def _score_stream(
     progress: StepReporter,
 ) -> _Counts:
     inference = settings.inference
-    classes = list(model.model.classes_)
-    names = model.feature_names
+    task = task_of(model.model)
+    classes = list(model.model.classes_) if task == "classification" else []
+    names, numeric, missing_ok = model.feature_names, model.numeric_features, accepts_missing(model.model)
     drift = None
     if model.profile is not None:
         drift = DriftAccumulator(model.profile, names, inference.drift.psi_threshold)
@@ -225,7 +249,7 @@ def _score_stream(
     counts = _Counts(classes, drift)
     with progress.bar(f"Score {model.label}", stream.total_rows) as advance:
         for row_ids, features in stream.batches():
-            scored = score_batch(model.model, row_ids, features, names)
+            scored = score_batch(model.model, row_ids, features, task, numeric, missing_ok)
             if len(scored.bad_row_ids) and inference.on_bad_rows == "fail":
                 raise DataError(
                     f"row {scored.bad_row_ids[0]} of {stream.source}: {scored.bad_reasons[0]} "
@@ -280,11 +304,13 @@ def _log_run(
         "duration_s": seconds,
     }
     metrics |= {f"class_fraction_{label}": n / scored for label, n in counts.class_counts().items()}
+    metrics |= counts.prediction_stats()
     for result in results.values():
         metrics |= result.metrics
     if drift is not None:
         metrics |= {f"psi_{f.feature}": f.psi for f in drift.features}
-        metrics |= {f"ks_{f.feature}": f.ks for f in drift.features}
+        metrics |= {f"ks_{f.feature}": f.ks for f in drift.features if f.ks is not None}
+        metrics |= {f"unseen_{f.feature}": f.unseen for f in drift.features if f.kind == "categorical"}
         metrics |= {"drift_max_psi": drift.max_psi, "drifted_features": len(drift.drifted)}
     run.log_metrics(metrics)
     if any(artifacts.iterdir()):

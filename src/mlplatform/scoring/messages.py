@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -39,12 +40,44 @@ class RunStamp:
 
 def prediction_ids(run_date: str, row_ids: np.ndarray) -> pa.Array:
     """Deterministic id = logical date + input row id: a re-run produces the same keys."""
-    return pc.binary_join_element_wise(run_date, pc.cast(pa.array(row_ids), pa.string()), ":")
+    ids = pa.array(row_ids, pa.string()) if row_ids.dtype.kind in "OUS" else pa.array(row_ids)
+    return pc.binary_join_element_wise(run_date, pc.cast(ids, pa.string()), ":")
 
 
 def _numbers(values: np.ndarray) -> pa.Array:
+    """JSON numbers as text; NaN (missing) as null."""
     # A strided column view converts 4x slower than a contiguous copy of it.
-    return pc.cast(pa.array(np.ascontiguousarray(values)), pa.string())
+    array = pa.array(np.ascontiguousarray(values), from_pandas=True)
+    text = pc.cast(array, pa.string())
+    return pc.fill_null(text, "null") if array.null_count else text
+
+
+def _json_strings(values: Any) -> pa.Array:
+    """JSON string literals, null for missing. Values that need no escaping (the usual case)
+    are quoted column-wise; otherwise each distinct value is escaped once."""
+    array = pa.array(values, pa.string(), from_pandas=True)
+    if not pc.any(pc.match_substring_regex(array, r'["\\\x00-\x1f]')).as_py():
+        text = pc.binary_join_element_wise('"', array, '"', "")
+    else:
+        encoded = pc.dictionary_encode(array)
+        quoted = pa.array([json.dumps(v) for v in encoded.dictionary.to_pylist()], pa.string())
+        text = quoted.take(encoded.indices)
+    return pc.fill_null(text, "null") if array.null_count else text
+
+
+def _feature_json(scored: ScoredBatch, name: str) -> pa.Array:
+    column = scored.features[name]
+    if not pd.api.types.is_numeric_dtype(column.dtype):
+        return _json_strings(column.to_numpy(dtype=object))
+    return _numbers(column.to_numpy(dtype="float64"))
+
+
+def _is_text(row_ids: np.ndarray) -> bool:
+    return row_ids.dtype.kind in "OUS"
+
+
+def _row_id_json(row_ids: np.ndarray) -> pa.Array:
+    return _json_strings(row_ids) if _is_text(row_ids) else _numbers(row_ids)
 
 
 def prediction_documents(
@@ -52,38 +85,57 @@ def prediction_documents(
 ) -> pa.Array:
     """One compact JSON object per scored row (keys in a fixed order)."""
     quote = json.dumps
-    row_ids, features, predicted = scored.row_ids, scored.features, scored.predicted
-    probabilities = np.round(scored.probabilities, PROBABILITY_DECIMALS)
-    class_json = pa.array([quote(str(c)) for c in classes])
+    # ids of whole-number rows need no escaping; ids made from text row ids may
+    id_json = _json_strings(ids) if _is_text(scored.row_ids) else pc.binary_join_element_wise('"', ids, '"', "")
     pieces: list[Any] = [
-        f'{{"schema_version":{SCHEMA_VERSION},"prediction_id":"',
-        ids,
-        '","row_id":',
-        _numbers(row_ids),
+        f'{{"schema_version":{SCHEMA_VERSION},"prediction_id":',
+        id_json,
+        ',"row_id":',
+        _row_id_json(scored.row_ids),
         f',"run_date":{quote(stamp.run_date)},"inference_run_id":{quote(stamp.inference_run_id)}'
         f',"model":{{"name":{quote(stamp.model_name)},"version":{quote(stamp.model_version)}'
         f',"uri":{quote(stamp.model_uri)}}},"features":{{',
     ]
     for index, name in enumerate(feature_names):
-        pieces += [("," if index else "") + f"{quote(name)}:", _numbers(features[:, index])]
-    pieces += ['},"predicted_class":', class_json.take(pa.array(predicted)), ',"probabilities":{']
-    for index, label in enumerate(classes):
-        pieces += [("," if index else "") + f"{quote(str(label))}:", _numbers(probabilities[:, index])]
-    pieces.append(f'}},"scored_at":{quote(scored_at)}}}')
+        pieces += [("," if index else "") + f"{quote(name)}:", _feature_json(scored, name)]
+    if scored.probabilities is None:
+        pieces += ['},"predicted_value":', _numbers(scored.predicted)]
+    else:
+        probabilities = np.round(scored.probabilities, PROBABILITY_DECIMALS)
+        class_json = pa.array([quote(str(c)) for c in classes])
+        pieces += ['},"predicted_class":', class_json.take(pa.array(scored.predicted)), ',"probabilities":{']
+        for index, label in enumerate(classes):
+            pieces += [("," if index else "") + f"{quote(str(label))}:", _numbers(probabilities[:, index])]
+        pieces.append("}")
+    pieces.append(f',"scored_at":{quote(scored_at)}}}')
     return pc.binary_join_element_wise(*pieces, "")
+
+
+def _column(values: pd.Series) -> pa.Array:
+    if not pd.api.types.is_numeric_dtype(values.dtype):
+        return pa.array(values.to_numpy(dtype=object), pa.string(), from_pandas=True)
+    return pa.array(values.to_numpy(dtype="float64"), from_pandas=True)
+
+
+def _row_id_column(row_ids: np.ndarray) -> pa.Array:
+    return pa.array(row_ids, pa.string()) if _is_text(row_ids) else pa.array(row_ids)
 
 
 def prediction_table(
     stamp: RunStamp, ids: pa.Array, scored: ScoredBatch, feature_names: list[str], classes: list[Any]
 ) -> pa.Table:
-    """The file-sink rows: id, inputs, prediction, probabilities and the run stamp."""
+    """The file-sink rows: id, inputs, prediction (class and probabilities, or the value) and the
+    run stamp."""
     size = len(scored)
-    columns: dict[str, Any] = {"prediction_id": ids, "row_id": pa.array(scored.row_ids)}
-    for index, name in enumerate(feature_names):
-        columns[name] = pa.array(scored.features[:, index])
-    columns["predicted_class"] = pa.array([str(c) for c in classes]).take(pa.array(scored.predicted))
-    for index, label in enumerate(classes):
-        columns[f"proba_{label}"] = pa.array(scored.probabilities[:, index])
+    columns: dict[str, Any] = {"prediction_id": ids, "row_id": _row_id_column(scored.row_ids)}
+    for name in feature_names:
+        columns[name] = _column(scored.features[name])
+    if scored.probabilities is None:
+        columns["predicted_value"] = pa.array(scored.predicted)
+    else:
+        columns["predicted_class"] = pa.array([str(c) for c in classes]).take(pa.array(scored.predicted))
+        for index, label in enumerate(classes):
+            columns[f"proba_{label}"] = pa.array(scored.probabilities[:, index])
     zeros = pa.array(np.zeros(size, dtype=np.int8))
     for name, value in (
         ("run_date", stamp.run_date),
@@ -97,10 +149,10 @@ def prediction_table(
 
 
 def quarantine_table(
-    run_date: str, row_ids: np.ndarray, features: np.ndarray, feature_names: list[str], reasons: list[str]
+    run_date: str, row_ids: np.ndarray, features: pd.DataFrame, feature_names: list[str], reasons: list[str]
 ) -> pa.Table:
-    columns: dict[str, Any] = {"prediction_id": prediction_ids(run_date, row_ids), "row_id": pa.array(row_ids)}
-    for index, name in enumerate(feature_names):
-        columns[name] = pa.array(features[:, index])
+    columns: dict[str, Any] = {"prediction_id": prediction_ids(run_date, row_ids), "row_id": _row_id_column(row_ids)}
+    for name in feature_names:
+        columns[name] = _column(features[name])
     columns["reason"] = pa.array(reasons, pa.string())
     return pa.table(columns)

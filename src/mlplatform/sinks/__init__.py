@@ -19,7 +19,9 @@ def build_sinks(settings: Settings, clients: Clients) -> list[Sink]:
 
     inference = settings.inference
     sinks: list[Sink] = [
-        FileSink(clients, settings.data_root, settings.project, inference.output_format, inference.shard)
+        FileSink(
+            clients, settings.data_root, settings.project, settings.model_name, inference.output_format, inference.shard
+        )
     ]
     if inference.kafka.enabled:
         sinks.append(KafkaSink(inference.kafka, clients, f"mlplatform-{settings.project}"))

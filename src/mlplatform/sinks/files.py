@@ -39,12 +39,13 @@ class PartInfo:
     sha256: str
 
 
-def output_prefix(data_root: str, project: str) -> str:
-    return f"{data_root.rstrip('/')}/{project}/inference-output"
+def output_prefix(data_root: str, project: str, model: str) -> str:
+    """Outputs are keyed by model, so two models scored for one date never replace each other."""
+    return f"{data_root.rstrip('/')}/{project}/inference-output/model={model}"
 
 
-def date_uri(data_root: str, project: str, run_date: str) -> str:
-    return f"{output_prefix(data_root, project)}/date={run_date}"
+def date_uri(data_root: str, project: str, model: str, run_date: str) -> str:
+    return f"{output_prefix(data_root, project, model)}/date={run_date}"
 
 
 def serialise(table: pa.Table, fmt: Format) -> bytes:
@@ -71,16 +72,15 @@ class DatePartitionWriter:
     def __init__(
         self,
         clients: Clients,
-        data_root: str,
-        project: str,
-        run_date: str,
+        date_folder: str,
         fmt: Format,
         run_id: str,
         shard: str | None = None,
     ) -> None:
         # A shard (host=algo-2) is its own complete, atomic sub-partition of the date.
         self.clients = clients
-        self.uri = date_uri(data_root, project, run_date) + (f"/{shard}" if shard else "")
+        run_date = date_folder.rstrip("/").rsplit("date=", 1)[-1]
+        self.uri = date_folder + (f"/{shard}" if shard else "")
         self.fs, self.final = clients.filesystem_for(self.uri)
         prefix = self.final.rsplit("/", 1)[0]
         prefix = prefix.rsplit("/", 1)[0] if shard else prefix
@@ -198,9 +198,9 @@ class DatePartitionWriter:
             ) from None
 
 
-def read_manifest(clients: Clients, data_root: str, project: str, run_date: str) -> dict[str, Any] | None:
-    """The `_SUCCESS` manifest of a date, or None when the date is not complete."""
-    filesystem, path = clients.filesystem_for(f"{date_uri(data_root, project, run_date)}/{SUCCESS}")
+def read_manifest(clients: Clients, date_folder: str) -> dict[str, Any] | None:
+    """The `_SUCCESS` manifest of a date folder, or None when the date is not complete."""
+    filesystem, path = clients.filesystem_for(f"{date_folder}/{SUCCESS}")
     try:
         with filesystem.open_input_stream(path) as stream:
             return dict(json.loads(stream.read()))
@@ -210,15 +210,18 @@ def read_manifest(clients: Clients, data_root: str, project: str, run_date: str)
 
 class FileSink(Sink):
     """Predictions as Parquet/CSV/JSONL parts under `<data-root>/<project>/inference-output/
-    date=D/`, committed atomically with the `_SUCCESS` manifest; quarantined rows alongside."""
+    model=M/date=D/`, committed atomically with the `_SUCCESS` manifest; quarantined rows too."""
 
     name = "storage"
     writes_manifest = True
 
-    def __init__(self, clients: Clients, data_root: str, project: str, fmt: Format, shard: str | None = None) -> None:
+    def __init__(
+        self, clients: Clients, data_root: str, project: str, model: str, fmt: Format, shard: str | None = None
+    ) -> None:
         self.clients = clients
         self.data_root = data_root
         self.project = project
+        self.model = model
         self.fmt = fmt
         self.shard = shard
         self.writer: DatePartitionWriter | None = None
@@ -226,7 +229,7 @@ class FileSink(Sink):
     def check(self) -> str:
         import uuid
 
-        target = output_prefix(self.data_root, self.project)
+        target = output_prefix(self.data_root, self.project, self.model)
         probe = f"{target}/_check/{uuid.uuid4().hex}"
         filesystem, path = self.clients.filesystem_for(probe)
         try:
@@ -240,9 +243,8 @@ class FileSink(Sink):
         return f"{target} is writable"
 
     def open(self, stamp: RunStamp) -> None:
-        self.writer = DatePartitionWriter(
-            self.clients, self.data_root, self.project, stamp.run_date, self.fmt, stamp.inference_run_id, self.shard
-        )
+        folder = date_uri(self.data_root, self.project, stamp.model_name or self.model, stamp.run_date)
+        self.writer = DatePartitionWriter(self.clients, folder, self.fmt, stamp.inference_run_id, self.shard)
 
     def write(self, batch: PredictionBatch) -> None:
         writer = self._opened(self.writer)

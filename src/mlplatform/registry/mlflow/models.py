@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlplatform.data.profile import upgrade
 from mlplatform.errors import ModelNotFoundError
 from mlplatform.registry.mlflow.connection import Connection
 from mlplatform.registry.mlflow.errors import mlflow_errors
@@ -29,6 +30,11 @@ class ResolvedModel:
     model: Any
     feature_names: list[str]
     profile: dict[str, Any] | None
+    feature_kinds: dict[str, str]  # from the signature: string columns are categories
+
+    @property
+    def numeric_features(self) -> list[str]:
+        return [name for name, kind in self.feature_kinds.items() if kind == "numeric"]
 
     @property
     def label(self) -> str:
@@ -55,16 +61,18 @@ class ModelLoader:
         with mlflow_errors(f"load model {uri}", self._uri):
             info = mlflow.models.get_model_info(load_uri)
             model = self.load_sklearn(load_uri)
-        if not hasattr(model, "predict_proba"):
+        if not hasattr(model, "predict"):
             raise ModelNotFoundError(
-                f"model {uri} is not a scikit-learn classifier with predict_proba",
-                "score with a model trained by `mlplatform train`",
+                f"model {uri} is not a scikit-learn model", "score with a model trained by `mlplatform train`"
             )
         if info.signature is not None:
-            feature_names = [str(column) for column in info.signature.inputs.input_names()]
+            kinds = {
+                str(spec.name): "categorical" if getattr(spec.type, "name", "") in ("string", "boolean") else "numeric"
+                for spec in info.signature.inputs.inputs
+            }
         else:
-            feature_names = [str(c) for c in getattr(model, "feature_names_in_", [])]
-        return ResolvedModel(uri, name, version, run_id, model, feature_names, self.profile(run_id))
+            kinds = {str(c): "numeric" for c in getattr(model, "feature_names_in_", [])}
+        return ResolvedModel(uri, name, version, run_id, model, list(kinds), self.profile(run_id), kinds)
 
     def locate(self, uri: str) -> tuple[str | None, str | None, str | None]:
         """(registered name, version, run id) for a model URI, or ModelNotFoundError."""
@@ -148,7 +156,7 @@ class ModelLoader:
             with tempfile.TemporaryDirectory(prefix="mlplatform-profile-") as tmp:
                 path = self.connection.client.download_artifacts(run_id, PROFILE_ARTIFACT, tmp)
                 with open(path) as handle:
-                    return dict(json.load(handle))
+                    return upgrade(dict(json.load(handle)))
         except Exception as exc:  # noqa: BLE001 - any failure means "no profile"
             log.debug("no training profile for run %s: %s", run_id, exc)
             return None
