@@ -8,6 +8,7 @@ with NaN for missing, categories as strings with None for missing.
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -86,7 +87,7 @@ def _kind_of(column: pd.Series, name: str, forced_categorical: bool) -> tuple[Fe
         return None, "it has no values (all missing)"
     if forced_categorical or pd.api.types.is_bool_dtype(column.dtype) or isinstance(column.dtype, pd.CategoricalDtype):
         return "categorical", ""
-    if pd.api.types.is_datetime64_any_dtype(column.dtype) or pd.api.types.is_timedelta64_dtype(column.dtype):
+    if _is_temporal(column, values):
         return None, "datetime columns are not used as features: derive numbers from it (day of week, age, ...)"
     if pd.api.types.is_numeric_dtype(column.dtype):
         if _looks_like_row_number(values):
@@ -114,6 +115,13 @@ def _kind_of(column: pd.Series, name: str, forced_categorical: bool) -> tuple[Fe
 
 
 _ID_HINT = "pass it as --id-column to carry it to the predictions, or --drop-columns to silence this"
+
+
+def _is_temporal(column: pd.Series, values: pd.Series) -> bool:
+    """Timestamps, durations, and dates (Arrow date32 columns arrive as datetime.date objects)."""
+    if pd.api.types.is_datetime64_any_dtype(column.dtype) or pd.api.types.is_timedelta64_dtype(column.dtype):
+        return True
+    return column.dtype == object and bool(values.map(lambda v: isinstance(v, datetime.date | datetime.time)).all())
 
 
 def _looks_like_row_number(values: pd.Series) -> bool:
