@@ -12,6 +12,7 @@ import typer
 from mlplatform.cli import render
 from mlplatform.cli.context import load
 from mlplatform.cli.options import JsonOption, ModelNameOption, ReasonOption, TrackingOption
+from mlplatform.redact import redact_uri
 
 if TYPE_CHECKING:
     from mlplatform.config.settings import Settings
@@ -51,7 +52,7 @@ def model_list(
     regression = any("rmse" in v.metrics for v in versions)
     metric = settings.promotion.metric or ("rmse" if regression else "f1_macro")
     listing = render.table(
-        f"{settings.model_name} ({settings.resolved_tracking_uri})",
+        f"{settings.model_name} ({redact_uri(settings.resolved_tracking_uri)})",
         *("version", "aliases", metric, "r2" if regression else "accuracy", "gate", "created (UTC)", "run"),
     )
     for v in versions:

@@ -53,6 +53,9 @@ def score(
         str | None, typer.Option(help="Output root, a folder or s3://bucket/prefix (default: <home>/data).")
     ] = None,
     id_column: Annotated[str | None, typer.Option(help="Input column with the row id.")] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="If this model and date is being scored already, wait (else exit 75).")
+    ] = False,
     fail_on_drift: Annotated[
         bool | None, typer.Option("--fail-on-drift/--warn-on-drift", help="Exit 1 when a feature drifts.")
     ] = None,
@@ -72,6 +75,7 @@ def score(
         "data_root": data_root,
         "id_column": id_column,
         "drift": {"fail_on_drift": fail_on_drift},
+        "wait": wait or None,
     }
     settings = load(ctx, model_name=model_name, tracking_uri=tracking_uri, inference=inference)
     write_result(result_json, run_scoring(settings, logical_date(run_date)).run_id)

@@ -27,6 +27,7 @@ from mlplatform.cli.options import (
     logical_date,
     write_result,
 )
+from mlplatform.redact import redact_uri
 
 if TYPE_CHECKING:
     from mlplatform.config.settings import Settings
@@ -137,7 +138,7 @@ def run_training(settings: Settings) -> TrainingOutcome:
     err = render.stderr()
     err.print(
         f"Training [bold]{settings.model_name}[/] on {settings.train_data or 'built-in Iris'} "
-        f"[dim](env {settings.env}, MLflow {settings.resolved_tracking_uri})[/]"
+        f"[dim](env {settings.env}, MLflow {redact_uri(settings.resolved_tracking_uri)})[/]"
     )
     if settings.train_data and "model_name" not in settings.model_fields_set:
         err.print(f"[yellow]Model name {settings.model_name!r} derived from the data file[/] (set --model-name)")
@@ -168,7 +169,7 @@ def print_training_summary(outcome: TrainingOutcome, settings: Settings) -> None
 
 def ui_hint(settings: Settings) -> str:
     """How to see this run in the MLflow UI, as a command that works exactly as printed."""
-    uri = settings.resolved_tracking_uri
+    uri = redact_uri(settings.resolved_tracking_uri)
     if settings.uses_embedded_store:
         home = "" if settings.state_dir == Path(".mlplatform").resolve() else f" --home {settings.state_dir}"
         return f"{invoked_as()}{home} ui   (then open http://127.0.0.1:5000)"

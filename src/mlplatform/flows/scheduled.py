@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlplatform.clients import Clients
 from mlplatform.config.settings import Settings
@@ -33,6 +34,9 @@ from mlplatform.schedules.daemon import (
 from mlplatform.schedules.expressions import parse
 from mlplatform.schedules.history import RunHistory
 from mlplatform.sinks.files import date_uri, read_manifest
+
+if TYPE_CHECKING:
+    from mlplatform.flows.scoring import ScoringOutcome
 
 log = logging.getLogger(__name__)
 
@@ -196,29 +200,40 @@ def backfill(settings: Settings, start: str, end: str, force: bool) -> list[Back
 
     Stops at the first failure (later dates are not run) and says so; history records all.
     """
-    from mlplatform.flows.scoring import run_scoring
-
     clients = Clients()
     history = history_for(settings)
     results: list[BackfillResult] = []
     for logical_date in dates_between(start, end):
         folder = date_uri(settings.data_root, settings.project, settings.model_name, logical_date)
-        if not force and read_manifest(clients, folder) is not None:
-            history.record("inference", logical_date, None, "backfill", "skipped", "already complete (_SUCCESS)")
-            results.append(BackfillResult(logical_date, "skipped", "already complete (_SUCCESS)"))
-            continue
-        row = history.start("inference", logical_date, None, "backfill")
-        try:
-            with pipeline_lock(settings.state_dir, "inference"):
-                outcome = run_scoring(settings, logical_date, clients=clients)
-        except MLPlatformError as exc:
-            history.finish(row, "failed", str(exc))
-            results.append(BackfillResult(logical_date, "failed", str(exc)))
-            event("backfill_stopped", logical_date=logical_date, error=str(exc))
+        with pipeline_lock(settings.state_dir, "inference"):
+            # checked under the lock: a backfill that held it before us may have just done this date
+            if not force and read_manifest(clients, folder) is not None:
+                history.record("inference", logical_date, None, "backfill", "skipped", "already complete (_SUCCESS)")
+                results.append(BackfillResult(logical_date, "skipped", "already complete (_SUCCESS)"))
+                continue
+            outcome = _backfill_date(settings, logical_date, history, clients, results)
+        if outcome is None:
             break
-        except BaseException:
-            history.finish(row, "interrupted", "backfill interrupted")
-            raise
-        history.finish(row, "succeeded", mlflow_run_id=outcome.run_id)
-        results.append(BackfillResult(logical_date, "succeeded", f"{outcome.rows} rows -> {outcome.output_uri}"))
     return results
+
+
+def _backfill_date(
+    settings: Settings, logical_date: str, history: RunHistory, clients: Clients, results: list[BackfillResult]
+) -> ScoringOutcome | None:
+    """One date of a backfill, recorded; None when it failed (the backfill stops there)."""
+    from mlplatform.flows.scoring import run_scoring
+
+    row = history.start("inference", logical_date, None, "backfill")
+    try:
+        outcome = run_scoring(settings, logical_date, clients=clients)
+    except MLPlatformError as exc:
+        history.finish(row, "failed", str(exc))
+        results.append(BackfillResult(logical_date, "failed", str(exc)))
+        event("backfill_stopped", logical_date=logical_date, error=str(exc))
+        return None
+    except BaseException:
+        history.finish(row, "interrupted", "backfill interrupted")
+        raise
+    history.finish(row, "succeeded", mlflow_run_id=outcome.run_id)
+    results.append(BackfillResult(logical_date, "succeeded", f"{outcome.rows} rows -> {outcome.output_uri}"))
+    return outcome

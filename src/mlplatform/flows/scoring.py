@@ -29,6 +29,7 @@ from mlplatform.data.loading import FeatureStream, resolve_partition, stream_fea
 from mlplatform.errors import DataError, PipelineError
 from mlplatform.flows.progress import LogReporter, StepReporter
 from mlplatform.flows.setup import open_mlflow
+from mlplatform.locks import RunInProgressError, exclusive_lock
 from mlplatform.plots import drift_png, warm_plotting
 from mlplatform.registry.mlflow import ResolvedModel, RunLogger
 from mlplatform.scoring.batch import ScoredBatch, accepts_missing, score_batch, task_of
@@ -110,7 +111,26 @@ def run_scoring(
     clients: Clients | None = None,
     sinks: Sequence[Sink] | None = None,
 ) -> ScoringOutcome:
-    """Score the date's input with the settings' model into `sinks` (default: `build_sinks`)."""
+    """Score the date's input with the settings' model into `sinks` (default: `build_sinks`).
+    One run per model, date (and shard) at a time in a state directory: a second one waits
+    (`inference.wait`) or stops with RunInProgressError (exit 75) before touching anything."""
+    inference = settings.inference
+    # model names are [A-Za-z0-9._-] (a settings rule) and dates ISO: safe in a file name
+    name = f"score-{settings.model_name}-{logical_date}" + (f"-{inference.shard}" if inference.shard else "")
+    lock = settings.state_dir / "locks" / f"{name.replace('=', '-')}.lock"
+    what = f"scoring {settings.model_name} for {logical_date}"
+    fix = "wait for it, or pass --wait to queue behind it"
+    with exclusive_lock(lock, what, wait=inference.wait, fix=fix, error=RunInProgressError):
+        return _run_scoring(settings, logical_date, progress, clients, sinks)
+
+
+def _run_scoring(
+    settings: Settings,
+    logical_date: str,
+    progress: StepReporter | None,
+    clients: Clients | None,
+    sinks: Sequence[Sink] | None,
+) -> ScoringOutcome:
     progress = progress or LogReporter()
     clients = clients or Clients()
     started = time.perf_counter()

@@ -1,0 +1,96 @@
+"""Faults an operator meets in the first months, each reproduced with real processes: several
+runs at once on one state directory, and what the second one does."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from mlplatform.errors import EXIT_BUSY
+from mlplatform.locks import exclusive_lock
+from mlplatform.schedules.history import RunHistory
+
+MLPLATFORM = str(Path(sys.executable).with_name("mlplatform"))
+DATE = "2026-11-07"
+
+
+def start(*args: str, home: Path) -> subprocess.Popen:
+    env = os.environ | {"MLPLATFORM_HOME": str(home)}
+    return subprocess.Popen([MLPLATFORM, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_eight_first_runs_at_once_on_an_empty_state_directory(tmp_path, embedded_client, isolated_env):
+    """Concurrent first use of the SQLite store used to corrupt it (`_alembic_tmp_...`) for good."""
+    runs = [start("train", "-p", "n_estimators=5", home=isolated_env) for _ in range(8)]
+    results = [(run.wait(timeout=300), run.stderr.read()) for run in runs]
+    assert [code for code, _ in results] == [0] * 8, [err[-500:] for code, err in results if code]
+    versions = sorted(int(v.version) for v in embedded_client().search_model_versions("name='iris-model'"))
+    assert versions == list(range(1, 9))  # unique and gap-free
+    listed = subprocess.run([MLPLATFORM, "model", "list", "--json"], capture_output=True, text=True, check=False,
+                            env=os.environ | {"MLPLATFORM_HOME": str(isolated_env)})  # fmt: skip
+    assert listed.returncode == 0 and len(json.loads(listed.stdout)) == 8
+
+
+def test_a_second_score_of_the_same_model_and_date_says_who_is_running_or_waits(cli, trained, isolated_env):
+    lock = isolated_env / "locks" / f"score-iris-model-{DATE}.lock"
+    with exclusive_lock(lock, "a test holding the run"):
+        refused = cli("score", "--rows", "100", "--date", DATE)
+        assert refused.exit_code == EXIT_BUSY
+        assert f"scoring iris-model for {DATE} is already running (pid {os.getpid()}" in refused.output
+        assert not (isolated_env / "data" / "iris").exists()  # wrote nothing, removed nothing
+
+        other_date = cli("score", "--rows", "100", "--date", "2026-11-08")
+        assert other_date.exit_code == 0, other_date.output  # only the same model and date is held
+
+        waited: dict[str, object] = {}
+        queued = threading.Thread(target=lambda: waited.update(result=cli("score", "--rows", "100", "--date", DATE,
+                                                                            "--wait")))  # fmt: skip
+        queued.start()
+        time.sleep(2)
+        assert queued.is_alive()  # waiting behind the lock
+    queued.join(timeout=120)
+    assert waited["result"].exit_code == 0, waited["result"].output
+    folder = isolated_env / "data/iris/inference-output/model=iris-model" / f"date={DATE}"
+    assert json.loads((folder / "_SUCCESS").read_text())["rows"] == 100
+
+
+def test_backfill_checks_for_success_after_taking_the_lock(cli, trained, isolated_env):
+    """Two backfills of one range used to score the same date twice: the check came first."""
+    with exclusive_lock(isolated_env / "locks" / "pipeline-inference.lock", "the other backfill"):
+        backfill = start("backfill", "--from", DATE, "--to", DATE, home=isolated_env)
+        time.sleep(3)  # it is now waiting for the pipeline lock
+        assert backfill.poll() is None
+        assert cli("score", "--rows", "100", "--date", DATE).exit_code == 0  # "the other backfill" does the date
+    assert backfill.wait(timeout=120) == 0, backfill.stderr.read()
+    statuses = [(r.logical_date, r.status) for r in RunHistory(isolated_env / "runs.db").list()]
+    assert statuses == [(DATE, "skipped")]
+
+
+def test_a_password_in_the_tracking_uri_never_leaves_the_process(cli, mlflow_server_uri, monkeypatch, isolated_env):
+    secret = "hunter2-canary-secret"
+    with_password = mlflow_server_uri.replace("http://", f"http://svc:{secret}@")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", with_password)
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "tok-canary-12345")
+    outputs = [
+        cli("--verbose", "train", "-p", "n_estimators=5", "--model-name", "redaction-model"),
+        cli("--verbose", "score", "--model-name", "redaction-model", "--rows", "50", "--date", DATE),
+        cli("check", "--model-uri", "models:/redaction-model@production"),
+        cli("model", "list", "--model-name", "redaction-model"),
+        cli("config", "show"),
+        cli("--verbose", "score", "--model-name", "no-such-model", "--rows", "5", "--date", DATE),  # an error line
+    ]
+    assert [r.exit_code for r in outputs] == [0, 0, 0, 0, 0, 2], outputs[-1].output
+    for result in outputs:
+        assert secret not in result.output and "tok-canary-12345" not in result.output
+    assert "svc:***@" in outputs[0].output
+    manifest = isolated_env / "data/iris/inference-output/model=redaction-model" / f"date={DATE}" / "_SUCCESS"
+    assert secret not in manifest.read_text() and "svc:***@" in manifest.read_text()
+    history = RunHistory(isolated_env / "runs.db")
+    row = history.start("inference", DATE, None, "manual")
+    history.finish(row, "failed", f"cannot reach {with_password}/api")
+    assert secret not in (isolated_env / "runs.db").read_bytes().decode(errors="replace")
