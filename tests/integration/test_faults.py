@@ -11,6 +11,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from mlplatform.errors import EXIT_BUSY
 from mlplatform.locks import exclusive_lock
 from mlplatform.schedules.history import RunHistory
@@ -94,3 +96,48 @@ def test_a_password_in_the_tracking_uri_never_leaves_the_process(cli, mlflow_ser
     row = history.start("inference", DATE, None, "manual")
     history.finish(row, "failed", f"cannot reach {with_password}/api")
     assert secret not in (isolated_env / "runs.db").read_bytes().decode(errors="replace")
+
+
+HOSTILE = {
+    "duplicate row ids": (
+        "id,sepal_length,sepal_width,petal_length,petal_width\n7,5.1,3.5,1.4,0.2\n8,6.1,2.8,4.7,1.2\n7,5.0,3.4,1.5,0.2\n",
+        ["--id-column", "id"],
+        "id column 'id' of",
+    ),
+    "header only": ("sepal_length,sepal_width,petal_length,petal_width\n", [], "has no rows for"),
+    "beyond float32": (
+        "sepal_length,sepal_width,petal_length,petal_width\n1e39,3.5,1.4,0.2\n5.0,3.4,1.5,0.2\n",
+        [],
+        "sepal_length is 1e+39, beyond the float32 range",
+    ),
+    "non-UTF-8 header": (
+        b"sepal_length,sepal_width,petal_length,petal_width,caf\xe9\n5.1,3.5,1.4,0.2,1\n",
+        [],
+        "are not UTF-8 text",
+    ),
+    "true in a numeric column": (
+        "sepal_length,sepal_width,petal_length,petal_width\ntrue,3.5,1.4,0.2\nfalse,3.4,1.5,0.2\n",
+        [],
+        "holds true/false values, the model expects numbers",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_hostile_input_is_one_line_exit_2_and_nothing_written_or_published(
+    case, cli, trained, kafka_broker, monkeypatch, isolated_env, tmp_path
+):
+    from tests.integration.test_scoring_sinks import consume_all
+
+    body, flags, expected = HOSTILE[case]
+    path = tmp_path / "input.csv"
+    path.write_bytes(body if isinstance(body, bytes) else body.encode())
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka_broker.bootstrap)
+    monkeypatch.setenv("KAFKA_TOPIC", "predictions")
+    result = cli("score", "--input", str(path), "--date", DATE, *flags)
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and expected in errors[0], result.output
+    assert "Traceback" not in result.output
+    assert not (isolated_env / "data/iris/inference-output/model=iris-model" / f"date={DATE}").exists()
+    assert consume_all(kafka_broker.bootstrap, "predictions", 0, timeout=3) == []

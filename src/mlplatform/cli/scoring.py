@@ -53,6 +53,9 @@ def score(
         str | None, typer.Option(help="Output root, a folder or s3://bucket/prefix (default: <home>/data).")
     ] = None,
     id_column: Annotated[str | None, typer.Option(help="Input column with the row id.")] = None,
+    allow_empty: Annotated[
+        bool, typer.Option("--allow-empty", help="Commit an empty date when the input has no rows.")
+    ] = False,
     wait: Annotated[
         bool, typer.Option("--wait", help="If this model and date is being scored already, wait (else exit 75).")
     ] = False,
@@ -76,6 +79,7 @@ def score(
         "id_column": id_column,
         "drift": {"fail_on_drift": fail_on_drift},
         "wait": wait or None,
+        "allow_empty": allow_empty or None,
     }
     settings = load(ctx, model_name=model_name, tracking_uri=tracking_uri, inference=inference)
     write_result(result_json, run_scoring(settings, logical_date(run_date)).run_id)

@@ -120,6 +120,7 @@ class InferenceSettings(BaseModel):
         None, description="Sub-partition of this host's output, e.g. host=algo-2 (set by the SageMaker entrypoint)."
     )
     row_id_offset: int = Field(0, ge=0, description="Added to positional row ids (keeps hosts' ids apart).")
+    allow_empty: bool = Field(False, description="An input without rows commits an empty date (else an error).")
     wait: bool = Field(
         False, description="When the same model and date is being scored elsewhere: wait (else exit 75 at once)."
     )

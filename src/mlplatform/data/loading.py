@@ -82,9 +82,15 @@ def open_dataset(uri: str, clients: Clients) -> tuple[ds.Dataset, tuple[str, ...
         hasher = hashlib.sha256()
         for item in infos:
             hasher.update(f"{item.path}\x1f{item.size}\x1f{item.mtime_ns}\n".encode())
-        return pads.dataset(list(files), filesystem=filesystem, format=fmt), files, hasher.hexdigest()[:16]
+        dataset = pads.dataset(list(files), filesystem=filesystem, format=fmt)
+        dataset.schema.names  # noqa: B018 - column names decode here: fail now, with the file named
+        return dataset, files, hasher.hexdigest()[:16]
     except DataError:
         raise
+    except UnicodeDecodeError:
+        raise DataError(
+            f"the column names of {uri} are not UTF-8 text", "save the file as UTF-8 (or rename the columns)"
+        ) from None
     except (pa.ArrowInvalid, OSError) as exc:
         raise _read_error(uri, exc, hint) from None
 
@@ -148,6 +154,7 @@ class FeatureStream:
     fingerprint: str
     total_rows: int | None
     batches: Callable[[], Iterator[tuple[np.ndarray, pd.DataFrame]]]
+    id_column: str | None = None  # the input column the row ids come from (else positions)
 
 
 def resolve_partition(uri: str, logical_date: str, clients: Clients) -> str:
@@ -199,7 +206,7 @@ def stream_features(
         except (pa.ArrowInvalid, OSError) as exc:
             raise _read_error(uri, exc, "check that every file has the same columns and numeric values") from None
 
-    return FeatureStream(uri, files, fingerprint, total, batches)
+    return FeatureStream(uri, files, fingerprint, total, batches, id_column)
 
 
 def _rebatch(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:

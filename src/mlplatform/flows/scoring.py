@@ -32,7 +32,7 @@ from mlplatform.flows.setup import open_mlflow
 from mlplatform.locks import RunInProgressError, exclusive_lock
 from mlplatform.plots import drift_png, warm_plotting
 from mlplatform.registry.mlflow import ResolvedModel, RunLogger
-from mlplatform.scoring.batch import ScoredBatch, accepts_missing, score_batch, task_of
+from mlplatform.scoring.batch import ScoredBatch, UniqueIds, accepts_missing, score_batch, task_of
 from mlplatform.scoring.drift import DriftAccumulator, DriftReport
 from mlplatform.scoring.messages import SCHEMA_VERSION, RunStamp
 from mlplatform.scoring.schema import check_input_schema
@@ -164,6 +164,11 @@ def _run_scoring(
             for sink in sinks:
                 sink.open(stamp)
             counts = _score_stream(settings, model, stream, stamp, sinks, progress)
+            if counts.rows + counts.bad_rows == 0 and not settings.inference.allow_empty:
+                raise DataError(
+                    f"input {stream.source} has no rows for {logical_date}",
+                    "check the input; pass --allow-empty to commit an empty date on purpose",
+                )
             with tempfile.TemporaryDirectory(prefix="mlplatform-scoring-") as artifacts:
                 results, drift = _finish(sinks, counts, model, Path(artifacts))
                 _log_run(run, counts, drift, results, time.perf_counter() - started, Path(artifacts))
@@ -267,8 +272,11 @@ def _score_stream(
     else:
         log.warning("model %s has no training profile: no drift report", model.label)
     counts = _Counts(classes, drift)
+    ids = UniqueIds(stream.id_column, stream.source) if stream.id_column else None
     with progress.bar(f"Score {model.label}", stream.total_rows) as advance:
         for row_ids, features in stream.batches():
+            if ids is not None:
+                ids.add(row_ids)
             scored = score_batch(model.model, row_ids, features, task, numeric, missing_ok)
             if len(scored.bad_row_ids) and inference.on_bad_rows == "fail":
                 raise DataError(
@@ -281,6 +289,8 @@ def _score_stream(
                 sink.write(batch)
             counts.add(scored)
             advance(len(row_ids))
+    if ids is not None:
+        ids.check()
     return counts
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 Task = Literal["classification", "regression"]
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # tree models compare features as float32
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,8 @@ def bad_row_reasons(features: pd.DataFrame, numeric: list[str], accepts_missing:
         column = features[name]
         if name in numeric:
             values = column.to_numpy(dtype="float64")
-            infinite = np.isinf(values)
+            with np.errstate(invalid="ignore"):
+                infinite = np.abs(values) > FLOAT32_MAX  # inf, and numbers no float32 can hold
             missing = np.isnan(values) if not accepts_missing else np.zeros(len(values), dtype=bool)
         else:
             infinite = np.zeros(len(column), dtype=bool)
@@ -48,10 +50,15 @@ def bad_row_reasons(features: pd.DataFrame, numeric: list[str], accepts_missing:
         bad |= infinite | missing
     reasons = []
     for row in np.flatnonzero(bad):
-        parts = [f"{name} is {'inf' if infinite[row] else 'null/NaN'}" for name, infinite, missing in problems
+        parts = [f"{name} is {_what(features[name].iloc[row]) if infinite[row] else 'null/NaN'}"
+                 for name, infinite, missing in problems
                  if infinite[row] or missing[row]]  # fmt: skip
         reasons.append("; ".join(parts))
     return bad, reasons
+
+
+def _what(value: float) -> str:
+    return "inf" if np.isinf(value) else f"{value:g}, beyond the float32 range"
 
 
 def score_batch(
@@ -88,3 +95,37 @@ def task_of(model: Any) -> Task:
 def accepts_missing(model: Any) -> bool:
     """Models trained with the preprocessing pipeline impute (or natively take) missing values."""
     return hasattr(model, "steps")
+
+
+class UniqueIds:
+    """Checks that the row ids of a run are unique, across batches: they become prediction ids
+    and Kafka keys. Ids are kept as 64-bit values (whole numbers as they are, text hashed)."""
+
+    def __init__(self, column: str, source: str) -> None:
+        self.column = column
+        self.source = source
+        self.seen: list[np.ndarray] = []
+
+    def add(self, row_ids: np.ndarray) -> None:
+        keys = pd.util.hash_array(row_ids.astype(object)) if row_ids.dtype.kind in "OUS" else row_ids.astype(np.int64)
+        unique, index, counts = np.unique(keys, return_index=True, return_counts=True)
+        if (counts > 1).any():
+            first = row_ids[index[np.flatnonzero(counts > 1)[0]]]
+            first = first.item() if hasattr(first, "item") else first
+            self._fail(f"row id {first!r} appears more than once")
+        self.seen.append(unique)
+
+    def check(self) -> None:
+        """After the last batch: duplicates between batches."""
+        keys = np.concatenate(self.seen) if self.seen else np.empty(0, dtype=np.int64)
+        duplicates = len(keys) - len(np.unique(keys))
+        if duplicates:
+            self._fail(f"{duplicates} row ids appear in more than one batch")
+
+    def _fail(self, what: str) -> None:
+        from mlplatform.errors import DataError
+
+        raise DataError(
+            f"id column {self.column!r} of {self.source}: {what}",
+            "prediction ids and Kafka keys come from it, so it must be unique: fix the input or drop --id-column",
+        )
