@@ -141,3 +141,35 @@ def test_hostile_input_is_one_line_exit_2_and_nothing_written_or_published(
     assert "Traceback" not in result.output
     assert not (isolated_env / "data/iris/inference-output/model=iris-model" / f"date={DATE}").exists()
     assert consume_all(kafka_broker.bootstrap, "predictions", 0, timeout=3) == []
+
+
+def test_a_tampered_model_is_refused_before_it_is_loaded(cli, trained, isolated_env, embedded_client):
+    """Switching MLmodel to a pickle payload used to run it: the registered digest stops it."""
+    mlmodel = next((isolated_env / "artifacts").rglob("MLmodel"))
+    mlmodel.write_text(mlmodel.read_text().replace("serialization_format: skops", "serialization_format: pickle"))
+    tampered = cli("score", "--rows", "10", "--date", DATE)
+    assert tampered.exit_code == 1
+    assert "do not match the SHA-256 recorded when it was registered" in tampered.output
+    # the same model by its run is the registered version too: checked the same way
+    run_id = embedded_client().get_model_version("iris-model", "1").run_id
+    by_run = cli("score", "--rows", "10", "--date", DATE, "--model-uri", f"runs:/{run_id}/model")
+    assert by_run.exit_code == 1 and "SHA-256" in by_run.output
+    assert not (isolated_env / "data").exists()
+
+
+def test_a_pickled_model_is_refused_unless_explicitly_allowed(tmp_path, isolated_env, monkeypatch):
+    import mlflow.sklearn
+    from sklearn.dummy import DummyClassifier
+
+    from mlplatform.registry.mlflow import Connection, ModelLoader
+    from mlplatform.registry.mlflow.models import ModelIntegrityError
+
+    folder = tmp_path / "pickled"
+    model = DummyClassifier().fit([[0.0], [1.0]], [0, 1])
+    mlflow.sklearn.save_model(model, str(folder), serialization_format="cloudpickle")
+    loader = ModelLoader(Connection(f"sqlite:///{tmp_path / 'm.db'}", tmp_path / "a", tmp_path / "locks"))
+    with pytest.raises(ModelIntegrityError, match="stored as cloudpickle, not skops"):
+        loader.load_verified(str(folder), digest=None)
+    monkeypatch.setenv("MLPLATFORM_ALLOW_PICKLE_MODELS", "true")
+    loaded, _ = loader.load_verified(str(folder), digest=None)
+    assert loaded.predict([[1.0]]).tolist() in ([0], [1])

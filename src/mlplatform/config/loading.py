@@ -28,7 +28,13 @@ log = logging.getLogger(__name__)
 
 # MLPLATFORM_* variables that are read outside the settings model (not settings themselves).
 OTHER_VARIABLES = frozenset(
-    {"MLPLATFORM_CONFIG_DIR", "MLPLATFORM_ACTOR", "MLPLATFORM_GIT_COMMIT", "MLPLATFORM_SAGEMAKER_ROOT"}
+    {
+        "MLPLATFORM_CONFIG_DIR",
+        "MLPLATFORM_ACTOR",
+        "MLPLATFORM_GIT_COMMIT",
+        "MLPLATFORM_SAGEMAKER_ROOT",
+        "MLPLATFORM_ALLOW_PICKLE_MODELS",
+    }
 )
 DEFAULT = "default"
 FLAG = "flag"
