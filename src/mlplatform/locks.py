@@ -59,3 +59,16 @@ def exclusive_lock(
         yield
     finally:
         lock.release()
+
+
+def is_free(path: Path) -> bool:
+    """Nobody holds `path` right now (a probe: the answer may change the moment after)."""
+    if not path.exists():
+        return True
+    lock = FileLock(path, timeout=0, preserve_lock_file=True)
+    try:
+        lock.acquire()
+    except Timeout:
+        return False
+    lock.release()
+    return True

@@ -3,6 +3,7 @@ runs at once on one state directory, and what the second one does."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -173,3 +174,189 @@ def test_a_pickled_model_is_refused_unless_explicitly_allowed(tmp_path, isolated
     monkeypatch.setenv("MLPLATFORM_ALLOW_PICKLE_MODELS", "true")
     loaded, _ = loader.load_verified(str(folder), digest=None)
     assert loaded.predict([[1.0]]).tolist() in ([0], [1])
+
+
+# --- nothing is published for a run that fails; Kafka failures say what was and was not sent ---
+
+
+def iris_rows(count: int, *, bad_row: int | None = None, ids: bool = False) -> str:
+    lines = [("id," if ids else "") + "sepal_length,sepal_width,petal_length,petal_width"]
+    for row in range(count):
+        value = "inf" if row == bad_row else f"{4.5 + (row % 30) / 10:.1f}"
+        lines.append((f"{row}," if ids else "") + f"{value},3.0,{1 + (row % 50) / 10:.1f},{(row % 25) / 10:.1f}")
+    return "\n".join(lines) + "\n"
+
+
+def test_a_bad_row_deep_in_the_input_publishes_nothing(cli, trained, monkeypatch, isolated_env, tmp_path):
+    """Scoring used to publish every batch before the bad one: 25,000 messages, then exit 2."""
+    from tests.integration.test_scoring_sinks import topic_size
+    from tests.support.kafka_broker import mock_broker
+
+    path = tmp_path / "input.csv"
+    path.write_text(iris_rows(30_000, bad_row=25_000))
+    with mock_broker({"predictions": 2}) as broker:
+        monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrap)
+        monkeypatch.setenv("KAFKA_TOPIC", "predictions")
+        result = cli("score", "--input", str(path), "--date", DATE, "--batch-size", "5000")
+        assert result.exit_code == 2, result.output
+        assert "row 25000 of" in result.output
+        assert topic_size(broker.bootstrap, "predictions") == 0
+    assert not (isolated_env / "data/iris/inference-output/model=iris-model" / f"date={DATE}").exists()
+
+
+def test_a_drifted_input_with_fail_on_drift_publishes_nothing(cli, trained, monkeypatch, isolated_env, tmp_path):
+    from tests.integration.test_scoring_sinks import topic_size
+    from tests.support.kafka_broker import mock_broker
+
+    path = tmp_path / "input.csv"
+    path.write_text(iris_rows(2_000).replace("\n4.", "\n9."))  # sepal_length shifted far up
+    with mock_broker({"predictions": 2}) as broker:
+        monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrap)
+        monkeypatch.setenv("KAFKA_TOPIC", "predictions")
+        result = cli("score", "--input", str(path), "--date", DATE, "--fail-on-drift")
+        assert result.exit_code == 1, result.output
+        assert "drifted from the training data" in result.output
+        assert topic_size(broker.bootstrap, "predictions") == 0
+    assert not (isolated_env / "data/iris/inference-output/model=iris-model" / f"date={DATE}" / "_SUCCESS").exists()
+
+
+def kafka_error_line(output: str) -> str:
+    errors = [line for line in output.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1, output
+    assert "Traceback" not in output
+    return errors[0]
+
+
+def test_a_message_the_producer_refuses_is_one_line_with_counts_and_its_key(
+    cli, trained, monkeypatch, isolated_env, tmp_path
+):
+    """produce() raising (here: a message above message.max.bytes) used to be a traceback."""
+    from tests.support.kafka_broker import mock_broker
+
+    body = iris_rows(100, ids=True).replace("\n60,", "\n" + "x" * 1500 + ",")
+    path = tmp_path / "input.csv"
+    path.write_text(body)
+    with mock_broker({"predictions": 1}) as broker:
+        monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrap)
+        monkeypatch.setenv("KAFKA_TOPIC", "predictions")
+        monkeypatch.setenv("KAFKA_CONFIG_MESSAGE_MAX_BYTES", "2000")
+        result = cli("score", "--input", str(path), "--date", DATE, "--id-column", "id")
+    assert result.exit_code == 1, result.output
+    line = kafka_error_line(result.output)
+    assert f"Kafka publish of {DATE} to topic 'predictions' failed (" in line and "Message size too large" in line
+    assert "never sent of 100" in line and f"first failing key {DATE}:xxxxxxxx" in line
+    assert len(line) < 400  # a 1,500-character key is shortened
+    assert (isolated_env / "data/iris/inference-output/model=iris-model" / f"date={DATE}" / "_SUCCESS").exists()
+
+
+def test_a_broker_refusing_the_topic_is_one_line_with_counts_and_the_first_failing_key(
+    cli, trained, monkeypatch, isolated_env
+):
+    from tests.support.kafka_broker import mock_broker
+
+    with mock_broker({"predictions": 1}, produce_errors={29: 200}) as broker:  # TOPIC_AUTHORIZATION_FAILED
+        monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrap)
+        monkeypatch.setenv("KAFKA_TOPIC", "predictions")
+        result = cli("score", "--rows", "5000", "--date", DATE)
+    assert result.exit_code == 1, result.output
+    line = kafka_error_line(result.output)
+    assert "Topic authorization failed" in line and "0 acknowledged" in line, line
+    assert f"first failing key {DATE}:" in line and "of 5,000" in line
+    assert f"mlplatform publish --date {DATE}" in result.output
+
+
+def test_a_backfill_publishes_a_committed_but_unpublished_date_without_rescoring(
+    cli, trained, monkeypatch, isolated_env
+):
+    from tests.integration.test_scoring_sinks import topic_size
+    from tests.support.kafka_broker import mock_broker
+
+    monkeypatch.setenv("KAFKA_TOPIC", "predictions")
+    folder = isolated_env / "data/iris/inference-output/model=iris-model" / f"date={DATE}"
+    with mock_broker({"predictions": 1}, produce_errors={29: 200}) as refusing:
+        monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", refusing.bootstrap)
+        assert cli("score", "--rows", "3000", "--date", DATE).exit_code == 1
+    committed = json.loads((folder / "_SUCCESS").read_text())
+    with mock_broker({"predictions": 2}) as broker:
+        monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrap)
+        result = cli("backfill", "--pipeline", "inference", "--from", DATE, "--to", DATE)
+        assert result.exit_code == 0, result.output
+        assert topic_size(broker.bootstrap, "predictions") == 3000
+        again = cli("backfill", "--pipeline", "inference", "--from", DATE, "--to", DATE)
+        assert "skipped" in again.output and topic_size(broker.bootstrap, "predictions") == 3000
+    assert json.loads((folder / "_SUCCESS").read_text()) == committed  # published, not re-scored
+    assert json.loads((folder / "_PUBLISHED").read_text())["inference_run_id"] == committed["inference_run_id"]
+
+
+# --- crashes mid-commit on S3: the previous output stays readable until one atomic switch ---
+
+
+def s3_env(home: Path) -> dict[str, str]:
+    return os.environ | {"MLPLATFORM_HOME": str(home)}
+
+
+def test_an_s3_run_killed_before_its_switch_keeps_the_previous_date_and_is_swept_later(
+    cli, trained, s3_bucket, isolated_env
+):
+    """The S3 commit used to delete the old `_SUCCESS` and parts first, then copy the new ones."""
+    import signal
+
+    from mlplatform.clients import Clients
+    from mlplatform.sinks.files import committed_parts, read_manifest
+
+    clients = Clients()
+    root = f"s3://{s3_bucket}/out"
+    folder = f"{root}/iris/inference-output/model=iris-model/date={DATE}"
+    assert cli("score", "--rows", "3000", "--batch-size", "1000", "--date", DATE, "--data-root", root).exit_code == 0
+    before = read_manifest(clients, folder)
+
+    process = subprocess.Popen(
+        [MLPLATFORM, "score", "--rows", "2000000", "--batch-size", "50000", "--date", DATE, "--data-root", root],
+        env=s3_env(isolated_env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    s3 = clients.boto3("s3")
+    prefix = f"out/iris/inference-output/model=iris-model/date={DATE}/run="
+
+    def new_parts() -> int:
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=s3_bucket, Prefix=prefix).get("Contents", [])]
+        return sum(1 for key in keys if before["run"] not in key)
+
+    deadline = time.monotonic() + 120
+    while new_parts() < 2 and time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+    assert read_manifest(clients, folder) == before  # the previous run is still the committed one
+    filesystem = clients.s3_filesystem()
+    for uri, part in zip(committed_parts(clients, folder), before["parts"], strict=True):
+        with filesystem.open_input_stream(uri.removeprefix("s3://")) as stream:
+            assert hashlib.sha256(stream.read()).hexdigest() == part["sha256"]
+    pending = f"out/iris/inference-output/model=iris-model/_pending/date={DATE}~run="
+    assert s3.list_objects_v2(Bucket=s3_bucket, Prefix=pending)["KeyCount"] == 1
+
+    # the next run of the model, for any date, removes what the killed run left
+    assert cli("score", "--rows", "100", "--date", "2026-11-08", "--data-root", root).exit_code == 0
+    assert new_parts() == 0
+    assert s3.list_objects_v2(Bucket=s3_bucket, Prefix=pending)["KeyCount"] == 0
+    assert read_manifest(clients, folder) == before
+
+
+def test_an_s3_commit_never_overwrites_a_date_another_run_committed_meanwhile(s3_bucket):
+    from mlplatform.clients import Clients
+    from mlplatform.errors import PipelineError
+    from mlplatform.sinks.files import DatePartitionWriter, read_manifest
+
+    clients = Clients()
+    folder = f"s3://{s3_bucket}/out/p/inference-output/model=m/date={DATE}"
+    slow = DatePartitionWriter(clients, folder, "parquet", "slow")
+    slow.write_part(b"slow", 1)
+    fast = DatePartitionWriter(clients, folder, "parquet", "fast")
+    fast.write_part(b"fast", 1)
+    fast.commit({"inference_run_id": "fast"})
+    with pytest.raises(PipelineError, match=r"committed by another run \(fast\)"):
+        slow.commit({"inference_run_id": "slow"})  # S3 refuses the conditional PUT
+    assert read_manifest(clients, folder)["run"] == "run=fast"
+    keys = [o["Key"] for o in Clients().boto3("s3").list_objects_v2(Bucket=s3_bucket, Prefix="out/")["Contents"]]
+    assert not [key for key in keys if "run=slow" in key]

@@ -10,6 +10,8 @@ import pandas as pd
 import pyarrow.dataset as ds
 import pytest
 
+from mlplatform.sinks import Sink
+
 pytestmark = pytest.mark.usefixtures("trained")
 DATE = "2026-11-01"
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -44,7 +46,7 @@ def test_generated_rows_give_one_complete_date(cli, isolated_env, embedded_clien
     probabilities = frame[["proba_setosa", "proba_versicolor", "proba_virginica"]]
     assert ((probabilities.sum(axis=1) - 1).abs() < 1e-9).all()
     assert set(frame["predicted_class"]) == {"setosa", "versicolor", "virginica"}
-    assert not (folder.parent / "_staging").exists()
+    assert not (folder.parent / "_pending").exists()
 
     client = embedded_client()
     run = client.get_run(written["inference_run_id"])
@@ -73,7 +75,7 @@ def test_rerunning_a_date_replaces_it(cli, isolated_env):
     second = manifest(isolated_env)
     assert second["inference_run_id"] != first["inference_run_id"]
     files = sorted(p.name for p in date_dir(isolated_env).iterdir())
-    assert files == ["_SUCCESS", "part-00000.parquet"]
+    assert files == ["_SUCCESS", f"run={second['inference_run_id']}"]  # the superseded run is gone
     assert ds.dataset(str(date_dir(isolated_env)), format="parquet").count_rows() == 1000
 
 
@@ -87,7 +89,8 @@ def test_other_dates_are_left_alone(cli, isolated_env):
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
 def test_csv_and_jsonl_outputs(cli, isolated_env, fmt):
     assert cli("score", "--rows", "300", "--date", DATE, "--format", fmt).exit_code == 0
-    part = date_dir(isolated_env) / f"part-00000.{fmt}"
+    part = date_dir(isolated_env) / manifest(isolated_env)["parts"][0]["path"]
+    assert part.name == f"part-00000.{fmt}"
     if fmt == "csv":
         frame = pd.read_csv(part)
         assert len(frame) == 300 and "predicted_class" in frame
@@ -181,7 +184,7 @@ def test_run_trains_then_scores(cli, isolated_env):
     assert manifest(isolated_env)["model"]["version"] == "2"  # equal holdout score: the new one wins
 
 
-class RecordingSink:
+class RecordingSink(Sink):
     """A sink that keeps what it is given in memory, and can fail on purpose."""
 
     name = "recorder"
@@ -251,4 +254,4 @@ def test_a_sink_that_cannot_finish_aborts_every_sink(isolated_env):
         run_scoring(settings, DATE, sinks=[*build_sinks(settings, Clients()), broken])
     assert broken.calls[-2:] == ["finish", "abort"]
     assert not date_dir(isolated_env).exists()
-    assert not (isolated_env / "data/iris/inference-output/model=iris-model/_staging").exists()
+    assert not (isolated_env / "data/iris/inference-output/model=iris-model/_pending").exists()

@@ -16,7 +16,7 @@ from mlplatform.models import get_spec
 from mlplatform.registry.promotion import decide
 from mlplatform.scoring.batch import score_batch
 from mlplatform.scoring.drift import DriftAccumulator
-from mlplatform.scoring.messages import RunStamp, prediction_documents, prediction_ids
+from mlplatform.scoring.messages import RunStamp, prediction_documents, prediction_ids, prediction_table
 from mlplatform.training import fit as training
 from tests.support.tables import houses_like, penguins_like
 
@@ -113,9 +113,9 @@ def test_messages_carry_categories_missing_values_and_predicted_values():
     rows.loc[0, "district"] = None
     rows.loc[1, "size_m2"] = np.nan
     scored = score_batch(model, np.array(["a", "b", 'c"q']), rows, "regression", ["size_m2", "rooms"], True)
-    stamp = RunStamp("2026-11-22", "run", "houses-model", "1", "models:/houses-model/1")
-    docs = [json.loads(d) for d in prediction_documents(stamp, prediction_ids("2026-11-22", scored.row_ids), scored,
-                                                         data.feature_names, [], "t").to_pylist()]  # fmt: skip
+    stamp = RunStamp("2026-11-22", "run", "houses-model", "1", "models:/houses-model/1", "t")
+    table = prediction_table(stamp, prediction_ids("2026-11-22", scored.row_ids), scored, data.feature_names, [])
+    docs = [json.loads(d) for d in prediction_documents(stamp, table, data.feature_names, []).to_pylist()]
     assert docs[0]["features"]["district"] is None and docs[1]["features"]["size_m2"] is None
     assert docs[2]["row_id"] == 'c"q' and docs[2]["prediction_id"] == '2026-11-22:c"q'
     assert all(isinstance(d["predicted_value"], float) for d in docs)

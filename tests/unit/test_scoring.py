@@ -107,12 +107,13 @@ def batch(row_ids, features, probabilities, predicted) -> ScoredBatch:
 
 
 def test_messages_are_valid_json_with_escaped_labels_and_deterministic_ids():
-    stamp = RunStamp("2026-11-22", "run-1", "m", "3", "models:/m@production")
+    stamp = RunStamp("2026-11-22", "run-1", "m", "3", "models:/m@production", "2026-11-22T06:00:00+00:00")
     row_ids = np.array([5, 6])
     ids = prediction_ids(stamp.run_date, row_ids)
     assert ids.to_pylist() == ["2026-11-22:5", "2026-11-22:6"]
     scored = batch(row_ids, [[1.5, 2.0], [3.25, -1.0]], [[0.1234567, 0.8765433], [1.0, 0.0]], [1, 0])
-    docs = prediction_documents(stamp, ids, scored, FEATURES, ["x", 'y"q'], "2026-11-22T06:00:00+00:00")
+    table = prediction_table(stamp, ids, scored, FEATURES, ["x", 'y"q'])
+    docs = prediction_documents(stamp, table, FEATURES, ["x", 'y"q'])
     first, second = (json.loads(d) for d in docs.to_pylist())
     assert first["prediction_id"] == "2026-11-22:5" and first["row_id"] == 5
     assert first["predicted_class"] == 'y"q'
@@ -120,6 +121,26 @@ def test_messages_are_valid_json_with_escaped_labels_and_deterministic_ids():
     assert first["probabilities"] == {"x": 0.123457, 'y"q': 0.876543}
     assert first["model"] == {"name": "m", "version": "3", "uri": "models:/m@production"}
     assert second["predicted_class"] == "x" and second["schema_version"] == 1
+    assert first["scored_at"] == "2026-11-22T06:00:00+00:00"
+
+
+def test_messages_read_back_from_committed_parquet_and_csv_are_the_same_bytes(tmp_path):
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    stamp = RunStamp("2026-11-22", "run-1", "m", "3", "models:/m@production", "2026-11-22T06:00:00+00:00")
+    row_ids = np.array(["007", "b"], dtype=object)
+    scored = batch(row_ids, [[1.5, float("nan")], [1e-7, -1.0]], [[0.1234567, 0.8765433], [1.0, 0.0]], [1, 0])
+    table = prediction_table(stamp, prediction_ids(stamp.run_date, row_ids), scored, FEATURES, [0, 1])
+    expected = prediction_documents(stamp, table, FEATURES, [0, 1]).to_pylist()
+    pq.write_table(table, tmp_path / "p.parquet")
+    assert prediction_documents(stamp, pq.read_table(tmp_path / "p.parquet"), FEATURES, [0, 1]).to_pylist() == expected
+    pcsv.write_csv(table, tmp_path / "p.csv")
+    types = {f.name: pa.string() if "string" in str(f.type) else f.type for f in table.schema}
+    options = pcsv.ConvertOptions(column_types=types, strings_can_be_null=True)
+    back = pcsv.read_csv(tmp_path / "p.csv", convert_options=options)
+    assert prediction_documents(stamp, back, FEATURES, [0, 1]).to_pylist() == expected
+    assert json.loads(expected[0])["row_id"] == "007" and json.loads(expected[0])["features"]["b"] is None
 
 
 def test_prediction_table_stamps_the_model_version():

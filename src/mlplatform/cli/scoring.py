@@ -117,6 +117,34 @@ def print_scoring_summary(outcome: ScoringOutcome) -> None:
     render.stdout().print(summary)
 
 
+def publish(
+    ctx: typer.Context,
+    run_date: DateOption = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Publish again even if the committed run was published already.")
+    ] = False,
+    data_root: Annotated[str | None, typer.Option(help="Output root the date was committed to.")] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="If this model and date is being scored, wait (else exit 75).")
+    ] = False,
+    model_name: ModelNameOption = None,
+) -> None:
+    """Publish a committed date to Kafka again from its files, without re-scoring (after a failed publish)."""
+    from mlplatform.flows.scoring import run_publish
+
+    inference: dict[str, Any] = {"data_root": data_root, "wait": wait or None}
+    settings = load(ctx, model_name=model_name, inference=inference)
+    day = logical_date(run_date)
+    err = render.stderr()
+    err.print(f"Publishing {day} of {settings.model_name} -> Kafka topic {settings.inference.kafka.topic}")
+    outcome = run_publish(settings, day, render.RichReporter(err), force=force)
+    out = render.stdout()
+    if not outcome.results:
+        out.print(f"{day}: run {outcome.inference_run_id} was published already (pass --force to send it again)")
+    for result in outcome.results.values():
+        out.print(f"{day}: {result.name}: {result.summary} (run {outcome.inference_run_id})")
+
+
 def check(
     ctx: typer.Context,
     model_uri: Annotated[str | None, typer.Option("--model-uri", help="Model URI to resolve.")] = None,
@@ -140,4 +168,5 @@ def register(app: typer.Typer) -> None:
     app.command(
         epilog="Examples: mlplatform score --rows 1000000 · mlplatform score --input s3://bucket/in/ --date 2026-11-22"
     )(score)
+    app.command(epilog="Example: KAFKA_BOOTSTRAP_SERVERS=broker:9092 mlplatform publish --date 2026-11-22")(publish)
     app.command(epilog="Example: KAFKA_BOOTSTRAP_SERVERS=broker:9092 mlplatform check")(check)

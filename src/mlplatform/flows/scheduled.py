@@ -33,10 +33,10 @@ from mlplatform.schedules.daemon import (
 )
 from mlplatform.schedules.expressions import parse
 from mlplatform.schedules.history import RunHistory
-from mlplatform.sinks.files import date_uri, read_manifest
+from mlplatform.sinks.files import date_uri, read_manifest, read_published
 
 if TYPE_CHECKING:
-    from mlplatform.flows.scoring import ScoringOutcome
+    from mlplatform.flows.scoring import PublishOutcome, ScoringOutcome
 
 log = logging.getLogger(__name__)
 
@@ -207,24 +207,46 @@ def backfill(settings: Settings, start: str, end: str, force: bool) -> list[Back
         folder = date_uri(settings.data_root, settings.project, settings.model_name, logical_date)
         with pipeline_lock(settings.state_dir, "inference"):
             # checked under the lock: a backfill that held it before us may have just done this date
-            if not force and read_manifest(clients, folder) is not None:
+            manifest = None if force else read_manifest(clients, folder)
+            if manifest is not None and _published(settings, clients, folder, manifest):
                 history.record("inference", logical_date, None, "backfill", "skipped", "already complete (_SUCCESS)")
                 results.append(BackfillResult(logical_date, "skipped", "already complete (_SUCCESS)"))
                 continue
-            outcome = _backfill_date(settings, logical_date, history, clients, results)
+            if manifest is not None:  # committed, but its publish failed: publish, do not re-score
+                outcome = _backfill_date(settings, logical_date, history, clients, results, publish_only=True)
+            else:
+                outcome = _backfill_date(settings, logical_date, history, clients, results)
         if outcome is None:
             break
     return results
 
 
+def _published(settings: Settings, clients: Clients, folder: str, manifest: dict[str, object]) -> bool:
+    """Was the committed run of a date also published (when the settings publish at all)?"""
+    if not settings.inference.kafka.enabled:
+        return True
+    return (read_published(clients, folder) or {}).get("inference_run_id") == manifest.get("inference_run_id")
+
+
 def _backfill_date(
-    settings: Settings, logical_date: str, history: RunHistory, clients: Clients, results: list[BackfillResult]
-) -> ScoringOutcome | None:
+    settings: Settings,
+    logical_date: str,
+    history: RunHistory,
+    clients: Clients,
+    results: list[BackfillResult],
+    publish_only: bool = False,
+) -> ScoringOutcome | PublishOutcome | None:
     """One date of a backfill, recorded; None when it failed (the backfill stops there)."""
-    from mlplatform.flows.scoring import run_scoring
+    from mlplatform.flows.scoring import run_publish, run_scoring
 
     row = history.start("inference", logical_date, None, "backfill")
     try:
+        if publish_only:
+            published = run_publish(settings, logical_date, clients=clients)
+            detail = "published the committed output (it was not yet)"
+            history.finish(row, "succeeded", detail, mlflow_run_id=published.inference_run_id)
+            results.append(BackfillResult(logical_date, "succeeded", f"published {published.output_uri}"))
+            return published
         outcome = run_scoring(settings, logical_date, clients=clients)
     except MLPlatformError as exc:
         history.finish(row, "failed", str(exc))

@@ -31,6 +31,7 @@ class RunStamp:
     model_name: str
     model_version: str
     model_uri: str
+    scored_at: str = ""  # one time per run: the messages of a date are the same however often sent
 
     def header_pairs(self) -> list[tuple[str, bytes]]:
         """Two headers, enough to route or filter without parsing the value; each header costs
@@ -44,18 +45,19 @@ def prediction_ids(run_date: str, row_ids: np.ndarray) -> pa.Array:
     return pc.binary_join_element_wise(run_date, pc.cast(ids, pa.string()), ":")
 
 
-def _numbers(values: np.ndarray) -> pa.Array:
-    """JSON numbers as text; NaN (missing) as null."""
-    # A strided column view converts 4x slower than a contiguous copy of it.
-    array = pa.array(np.ascontiguousarray(values), from_pandas=True)
-    text = pc.cast(array, pa.string())
-    return pc.fill_null(text, "null") if array.null_count else text
+def _numbers(values: np.ndarray | pa.Array) -> pa.Array:
+    """JSON numbers as text; NaN/null (missing) as null."""
+    if isinstance(values, np.ndarray):
+        # A strided column view converts 4x slower than a contiguous copy of it.
+        values = pa.array(np.ascontiguousarray(values), from_pandas=True)
+    text = pc.cast(values, pa.string())
+    return pc.fill_null(text, "null") if values.null_count else text
 
 
-def _json_strings(values: Any) -> pa.Array:
+def _json_strings(values: pa.Array) -> pa.Array:
     """JSON string literals, null for missing. Values that need no escaping (the usual case)
     are quoted column-wise; otherwise each distinct value is escaped once."""
-    array = pa.array(values, pa.string(), from_pandas=True)
+    array = values.cast(pa.string())
     if not pc.any(pc.match_substring_regex(array, r'["\\\x00-\x1f]')).as_py():
         text = pc.binary_join_element_wise('"', array, '"', "")
     else:
@@ -65,49 +67,56 @@ def _json_strings(values: Any) -> pa.Array:
     return pc.fill_null(text, "null") if array.null_count else text
 
 
-def _feature_json(scored: ScoredBatch, name: str) -> pa.Array:
-    column = scored.features[name]
-    if not pd.api.types.is_numeric_dtype(column.dtype):
-        return _json_strings(column.to_numpy(dtype=object))
-    return _numbers(column.to_numpy(dtype="float64"))
+def _value_json(column: pa.Array) -> pa.Array:
+    """A column of the prediction table as JSON values: text quoted, numbers as they are."""
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        return _json_strings(column)
+    return _numbers(column)
 
 
 def _is_text(row_ids: np.ndarray) -> bool:
     return row_ids.dtype.kind in "OUS"
 
 
-def _row_id_json(row_ids: np.ndarray) -> pa.Array:
-    return _json_strings(row_ids) if _is_text(row_ids) else _numbers(row_ids)
-
-
 def prediction_documents(
-    stamp: RunStamp, ids: pa.Array, scored: ScoredBatch, feature_names: list[str], classes: list[Any], scored_at: str
+    stamp: RunStamp, table: pa.Table | pa.RecordBatch, feature_names: list[str], classes: list[Any]
 ) -> pa.Array:
-    """One compact JSON object per scored row (keys in a fixed order)."""
+    """One compact JSON object per row of the prediction table (keys in a fixed order).
+
+    Built from the table, not from the scored batch, so the committed files are enough to
+    publish a date again (`mlplatform publish`) with byte-identical messages."""
+    if isinstance(table, pa.Table):
+        batches = table.combine_chunks().to_batches()
+        table = batches[0] if batches else pa.RecordBatch.from_pylist([], table.schema)
     quote = json.dumps
-    # ids of whole-number rows need no escaping; ids made from text row ids may
-    id_json = _json_strings(ids) if _is_text(scored.row_ids) else pc.binary_join_element_wise('"', ids, '"', "")
+    column = table.column
+    # ids made from whole-number row ids need no escaping; ids made from text row ids may
+    row_ids = column("row_id")
+    text_ids = pa.types.is_string(row_ids.type) or pa.types.is_dictionary(row_ids.type)
+    ids = column("prediction_id")
+    id_json = _json_strings(ids) if text_ids else pc.binary_join_element_wise('"', ids, '"', "")
     pieces: list[Any] = [
         f'{{"schema_version":{SCHEMA_VERSION},"prediction_id":',
         id_json,
         ',"row_id":',
-        _row_id_json(scored.row_ids),
+        _value_json(row_ids),
         f',"run_date":{quote(stamp.run_date)},"inference_run_id":{quote(stamp.inference_run_id)}'
         f',"model":{{"name":{quote(stamp.model_name)},"version":{quote(stamp.model_version)}'
         f',"uri":{quote(stamp.model_uri)}}},"features":{{',
     ]
     for index, name in enumerate(feature_names):
-        pieces += [("," if index else "") + f"{quote(name)}:", _feature_json(scored, name)]
-    if scored.probabilities is None:
-        pieces += ['},"predicted_value":', _numbers(scored.predicted)]
+        pieces += [("," if index else "") + f"{quote(name)}:", _value_json(column(name))]
+    if not classes:
+        pieces += ['},"predicted_value":', _numbers(column("predicted_value"))]
     else:
-        probabilities = np.round(scored.probabilities, PROBABILITY_DECIMALS)
-        class_json = pa.array([quote(str(c)) for c in classes])
-        pieces += ['},"predicted_class":', class_json.take(pa.array(scored.predicted)), ',"probabilities":{']
+        pieces += ['},"predicted_class":', _json_strings(column("predicted_class")), ',"probabilities":{']
         for index, label in enumerate(classes):
-            pieces += [("," if index else "") + f"{quote(str(label))}:", _numbers(probabilities[:, index])]
+            probabilities = np.round(column(f"proba_{label}").to_numpy(zero_copy_only=False), PROBABILITY_DECIMALS)
+            pieces += [("," if index else "") + f"{quote(str(label))}:", _numbers(probabilities)]
         pieces.append("}")
-    pieces.append(f',"scored_at":{quote(scored_at)}}}')
+    pieces.append(f',"scored_at":{quote(stamp.scored_at)}}}')
     return pc.binary_join_element_wise(*pieces, "")
 
 
