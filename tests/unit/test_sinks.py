@@ -87,6 +87,15 @@ def test_leftovers_of_a_killed_run_are_swept_for_any_idle_date(tmp_path):
     ]
 
 
+def test_staging_left_by_an_older_release_is_swept_too(tmp_path):
+    staging = tmp_path / "p/inference-output/model=m/_staging"
+    (staging / "date=2026-11-01/run=old").mkdir(parents=True)
+    (staging / "date=2026-11-01/run=old/part-00000.parquet").write_bytes(part(1))
+    (staging / "date=2026-11-01/replaced").mkdir()
+    assert sweep_abandoned(CLIENTS, str(staging.parent), idle=lambda date, shard: date == "2026-11-01")
+    assert not staging.exists()
+
+
 def test_a_run_whose_parts_were_swept_refuses_to_commit(tmp_path):
     model = f"{tmp_path}/p/inference-output/model=m"
     writer = DatePartitionWriter(CLIENTS, f"{model}/date=2026-11-01", "parquet", "r")

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 SUCCESS = "_SUCCESS"
 PUBLISHED = "_PUBLISHED"
 PENDING = "_pending"
+LEGACY_STAGING = "_staging"  # where releases before run prefixes staged their parts
 QUARANTINE_DIR = "_quarantine"
 Format = Literal["parquet", "csv", "jsonl"]
 
@@ -319,6 +320,11 @@ def sweep_abandoned(clients: Clients, model_folder: str, idle: Callable[[str, st
             removed.append(f"{folder.uri}/run={run_id}")
         model.delete(f"{PENDING}/{name}")
     model.remove_empty(PENDING)
+    for name in model.children(LEGACY_STAGING):  # `_staging/date=D[-host-...]` of older releases
+        if name.startswith("date=") and idle(name[5:15], None):
+            model.delete(f"{LEGACY_STAGING}/{name}")
+            removed.append(f"{model.uri}/{LEGACY_STAGING}/{name}")
+    model.remove_empty(LEGACY_STAGING)
     return removed
 
 
