@@ -33,6 +33,7 @@ def main() -> None:
     parser.add_argument("--kafka")
     parser.add_argument("--topic", default="predictions")
     parser.add_argument("--batch-size", type=int, default=100_000)
+    parser.add_argument("--headers", action="store_true", help="send the two headers (KAFKA_HEADERS=true)")
     args = parser.parse_args()
 
     import mlflow
@@ -60,7 +61,8 @@ def main() -> None:
     date = "2026-11-22"
     run_id = uuid.uuid4().hex
     version = str(mlflow.MlflowClient().get_model_version_by_alias("iris-model", "production").version)
-    headers = [("schema_version", b"1"), ("model_version", version.encode())]
+    # like mlplatform: no headers unless asked (the value holds the schema and model version)
+    headers = [("schema_version", b"1"), ("model_version", version.encode())] if args.headers else None
     stamp = (
         f',"run_date":"{date}","inference_run_id":"{run_id}","model":{{"name":"iris-model",'
         f'"version":"{version}","uri":"{args.model_uri}"}},"features":{{'
@@ -99,7 +101,10 @@ def main() -> None:
             for key, value in zip(keys.to_pylist(), values, strict=True):
                 while True:
                     try:
-                        producer.produce(args.topic, value, key, headers=headers)
+                        if headers:
+                            producer.produce(args.topic, value, key, headers=headers)
+                        else:
+                            producer.produce(args.topic, value, key)
                         break
                     except BufferError:
                         producer.poll(0.05)

@@ -34,8 +34,8 @@ class RunStamp:
     scored_at: str = ""  # one time per run: the messages of a date are the same however often sent
 
     def header_pairs(self) -> list[tuple[str, bytes]]:
-        """Two headers, enough to route or filter without parsing the value; each header costs
-        ~10% producer throughput, and the value carries everything else."""
+        """Two headers (opt-in, `inference.kafka.headers`), to route or filter without parsing the
+        value, which holds both anyway; with headers the producer sends ~40% fewer messages/s."""
         return [("schema_version", str(SCHEMA_VERSION).encode()), ("model_version", self.model_version.encode())]
 
 

@@ -22,6 +22,7 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from mlplatform.clients import Clients
@@ -104,7 +105,7 @@ def redacted(config: dict[str, Any]) -> dict[str, Any]:
 
 class KafkaPublisher:
     def __init__(
-        self, settings: KafkaSettings, client_id: str, headers: list[tuple[str, bytes]], clients: Clients
+        self, settings: KafkaSettings, client_id: str, headers: list[tuple[str, bytes]] | None, clients: Clients
     ) -> None:
         from confluent_kafka import KafkaException
 
@@ -129,7 +130,7 @@ class KafkaPublisher:
         self._worker: threading.Thread | None = None
         self._worker_error: BaseException | None = None
 
-    def start(self, run_date: str, total: int, headers: list[tuple[str, bytes]]) -> None:
+    def start(self, run_date: str, total: int, headers: list[tuple[str, bytes]] | None) -> None:
         """Begin publishing a date of `total` predictions (the counts in errors refer to it)."""
         self.run_date, self.headers = run_date, headers
         self.result = KafkaResult(topic=self.topic, total=total)
@@ -212,16 +213,17 @@ class KafkaPublisher:
         """Produce a batch in this thread; waits for queue space, stops at the first failure."""
         from confluent_kafka import KafkaException
 
-        produce = self.producer.produce
         topic, headers = self.topic, self.headers
+        # headers=None still costs a keyword argument per call: bind it only when there are some
+        produce = partial(self.producer.produce, headers=headers) if headers else self.producer.produce
         index = 0
         try:
             for index, (key, value) in enumerate(zip(keys, values, strict=True)):  # noqa: B007 - read below
                 try:
-                    produce(topic, value, key, headers=headers)
+                    produce(topic, value, key)
                 except BufferError:
                     self._wait_for_space()
-                    produce(topic, value, key, headers=headers)
+                    produce(topic, value, key)
             index = len(keys)
         except KafkaException as exc:  # refused before sending: too large, unknown topic, ...
             self._note_failure(exc.args[0].str(), keys[index])
@@ -301,7 +303,8 @@ class KafkaSink(Publisher):
         if self.publisher is None:
             self.check()
         publisher = self._connected()
-        publisher.start(output.run_date, output.rows, output.stamp.header_pairs())
+        headers = output.stamp.header_pairs() if self.settings.headers else None
+        publisher.start(output.run_date, output.rows, headers)
         try:
             for keys, values in output.messages():
                 publisher.submit(keys, values)
