@@ -255,3 +255,17 @@ def test_a_sink_that_cannot_finish_aborts_every_sink(isolated_env):
     assert broken.calls[-2:] == ["finish", "abort"]
     assert not date_dir(isolated_env).exists()
     assert not (isolated_env / "data/iris/inference-output/model=iris-model/_pending").exists()
+
+
+def test_a_compiled_forest_writes_the_same_predictions_as_scikit_learn(cli, isolated_env, embedded_client, monkeypatch):
+    monkeypatch.setenv("MLPLATFORM_INFERENCE__COMPILE", "never")
+    assert cli("score", "--rows", "20000", "--date", DATE, "--seed", "5").exit_code == 0
+    reference = ds.dataset(str(date_dir(isolated_env))).to_table().to_pandas()
+    monkeypatch.setenv("MLPLATFORM_INFERENCE__COMPILE", "always")
+    assert cli("score", "--rows", "20000", "--date", DATE, "--seed", "5").exit_code == 0
+    compiled = ds.dataset(str(date_dir(isolated_env))).to_table().to_pandas()
+    columns = ["prediction_id", "predicted_class", "proba_setosa", "proba_versicolor", "proba_virginica"]
+    pd.testing.assert_frame_equal(compiled[columns], reference[columns])
+    assert list((isolated_env / "compiled").glob("forest-*.so"))
+    run = embedded_client().get_run(manifest(isolated_env)["inference_run_id"])
+    assert run.data.tags["predictor"] == "compiled"

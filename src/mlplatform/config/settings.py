@@ -121,6 +121,10 @@ class InferenceSettings(BaseModel):
         "fail", description="Rows with nulls/NaN/inf: fail the run, or quarantine them and score the rest."
     )
     predict_jobs: int = Field(-1, description="Cores for predict_proba; -1 = all.")
+    compile: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="Compile forests to native code for scoring (needs gcc/clang); auto = from 200,000 rows.",
+    )
     shard: str | None = Field(
         None, description="Sub-partition of this host's output, e.g. host=algo-2 (set by the SageMaker entrypoint)."
     )

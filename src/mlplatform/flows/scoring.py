@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import tempfile
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from mlplatform.locks import RunInProgressError, exclusive_lock, is_free
 from mlplatform.plots import drift_png, warm_plotting
 from mlplatform.registry.mlflow import ResolvedModel, RunLogger
 from mlplatform.scoring.batch import ScoredBatch, UniqueIds, accepts_missing, score_batch, task_of
+from mlplatform.scoring.compiled import compile_model
 from mlplatform.scoring.drift import DriftAccumulator, DriftReport
 from mlplatform.scoring.messages import SCHEMA_VERSION, RunStamp
 from mlplatform.scoring.schema import check_input_schema
@@ -150,6 +152,7 @@ def _run_scoring(
         model.model.set_params(**dict.fromkeys(jobs, settings.inference.predict_jobs))
     with progress.step("Open input"):
         stream = open_input(settings, model, logical_date, clients)
+    model = _compile(settings, model, stream.total_rows, progress)
     sinks = list(sinks) if sinks is not None else build_sinks(settings, clients)
     stores = [sink for sink in sinks if isinstance(sink, Sink)]
     publishers = [sink for sink in sinks if isinstance(sink, Publisher)]
@@ -178,6 +181,7 @@ def _run_scoring(
             for sink in stores:
                 sink.open(stamp)
             counts = _score_stream(settings, model, stream, stamp, stores, progress)
+            run.set_tags({"predictor": "compiled" if getattr(model.model, "native", False) else "scikit-learn"})
             if counts.rows + counts.bad_rows == 0 and not settings.inference.allow_empty:
                 raise DataError(
                     f"input {stream.source} has no rows for {logical_date}",
@@ -220,6 +224,20 @@ def _run_scoring(
         prediction_stats=counts.prediction_stats(),
         source=stream.source,
     )
+
+
+COMPILE_FROM_ROWS = 200_000  # below this, compiling (~1 s) costs more than it saves
+
+
+def _compile(settings: Settings, model: ResolvedModel, rows: int | None, progress: StepReporter) -> ResolvedModel:
+    """The model with its forest compiled, when the run is large enough to gain from it."""
+    mode = settings.inference.compile
+    if mode == "never" or (mode == "auto" and rows is not None and rows < COMPILE_FROM_ROWS):
+        return model
+    jobs = settings.inference.predict_jobs
+    threads = jobs if jobs > 0 else os.cpu_count() or 1
+    with progress.step("Compile model"):
+        return replace(model, model=compile_model(model.model, settings.state_dir / "compiled", threads))
 
 
 def _destination(settings: Settings, publisher: str) -> str:
