@@ -74,6 +74,10 @@ class KafkaSettings(BaseModel):
         "lz4", description="Producer compression.type."
     )
     linger_ms: int = Field(20, ge=0, le=1000, description="Producer linger.ms (batching window).")
+    secret_arn: str | None = Field(
+        None,
+        description="Secrets Manager secret with the SASL username/password (JSON), read at start; never logged.",
+    )
 
     @property
     def enabled(self) -> bool:
@@ -284,4 +288,5 @@ SEED_ENV: dict[str, tuple[str, ...]] = {
     "KAFKA_SASL_USERNAME": ("inference", "kafka", "sasl_username"),
     "KAFKA_SASL_PASSWORD": ("inference", "kafka", "sasl_password"),
     "KAFKA_SSL_CA_LOCATION": ("inference", "kafka", "ssl_ca_location"),
+    "KAFKA_SECRET_ARN": ("inference", "kafka", "secret_arn"),
 }

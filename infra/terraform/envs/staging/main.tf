@@ -33,10 +33,16 @@ module "sagemaker_pipelines" {
   training_image_uri             = var.training_image_uri
   inference_image_uri            = var.inference_image_uri
 
-  s3_bucket_arn              = local.bucket_arn
-  s3_prefix                  = var.project_name
+  s3_bucket_arn = local.bucket_arn
+  s3_prefix     = var.project_name
+
+  # Wiring: values the definitions read as pipeline parameters, set in the schedules.
   mlflow_tracking_server_arn = module.mlflow.tracking_server_arn
-  secret_arns                = var.kafka_secret_arns
+  mlflow_artifact_bucket_arn = module.mlflow.artifact_bucket_arn
+  kafka_bootstrap_servers    = var.kafka_bootstrap_servers
+  kafka_topic                = var.kafka_output_topic
+  kafka_secret_arn           = var.kafka_secret_arn
+  kafka_security_protocol    = var.kafka_security_protocol
 
   vpc_id             = var.vpc_id
   subnet_ids         = var.subnet_ids
@@ -68,8 +74,10 @@ module "training_job" {
     MLPLATFORM_ENV      = local.environment
   }
   mlflow_tracking_server_arn = module.mlflow.tracking_server_arn
+  mlflow_artifact_bucket_arn = module.mlflow.artifact_bucket_arn
   schedule_expression        = var.training_schedule_expression
   schedule_timezone          = var.schedule_timezone
+  vpc_id                     = var.vpc_id
   subnet_ids                 = var.subnet_ids
   security_group_ids         = var.security_group_ids
   tags                       = local.tags

@@ -22,3 +22,8 @@ output "schedules" {
   description = "Schedules created, by pipeline."
   value       = module.sagemaker_pipelines.module_configuration
 }
+
+output "pipeline_parameters" {
+  description = "Parameters each pipeline gets from its schedule: for manual runs, mlplatform sagemaker params/run-local --params-file."
+  value       = module.sagemaker_pipelines.pipeline_parameters
+}
