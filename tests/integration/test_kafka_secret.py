@@ -73,9 +73,8 @@ def test_an_unreachable_secrets_manager_is_a_pipeline_failure(monkeypatch):
     settings = KafkaSettings(bootstrap_servers="b:9096", security_protocol="SASL_SSL",
                              secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:x")  # fmt: skip
     clients = Clients()
-    from botocore.config import Config
-
     import boto3
+    from botocore.config import Config
 
     clients._boto3["secretsmanager"] = boto3.client(
         "secretsmanager", region_name="us-east-1", config=Config(retries={"max_attempts": 1}, connect_timeout=1)
