@@ -247,12 +247,16 @@ def render_json(settings: Settings, kind: Kind) -> str:
 _REMOTE_TRACKING = re.compile(r"^(arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:mlflow-tracking-server/.+|https?://.+)$")
 
 
+def _job_steps(definition: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for s in definition.get("Steps", []) if s.get("Type") in ("Training", "Processing")]
+
+
 def check_definition_wiring(definition: dict[str, Any]) -> list[str]:
     """Problems that would let a deployed step run without its tracking server: every step's
     MLFLOW_TRACKING_URI must be a parameter without a default, or a remote URI."""
     declared = {p["Name"]: p for p in definition.get("Parameters", [])}
     problems = []
-    for step in definition.get("Steps", []):
+    for step in _job_steps(definition):
         value = step.get("Arguments", {}).get("Environment", {}).get("MLFLOW_TRACKING_URI")
         if value is None:
             problems.append(f"step {step['Name']} sets no MLFLOW_TRACKING_URI")
@@ -271,7 +275,7 @@ def check_wiring(definition: dict[str, Any], values: dict[str, Any]) -> None:
     """Before an execution starts: every step's tracking URI resolves to a tracking server and
     no image is a tag nobody pushes. One error naming the parameter and where its value is."""
     scope = Scope(values, {"PipelineExecutionId": "check", "PipelineName": "check"})
-    for step in definition.get("Steps", []):
+    for step in _job_steps(definition):
         raw = step.get("Arguments", {}).get("Environment", {}).get("MLFLOW_TRACKING_URI")
         names = [p.removeprefix("Parameters.") for p in references(raw)] or ["MLFLOW_TRACKING_URI"]
         tracking = str(resolve(raw, scope) or "")
