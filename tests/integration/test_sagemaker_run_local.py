@@ -88,7 +88,9 @@ def test_a_training_job_sees_the_sagemaker_layout_and_its_model_is_uploaded(s3_b
     assert "MLPLATFORM_INFERENCE__ROWS" not in env and "MLPLATFORM_HOME" not in env
     assert env["AWS_ENDPOINT_URL"]  # credentials and endpoints stand in for the execution role
     assert seen["argv"] == ["train"]
-    assert step.attempts == 1 and execution.as_api("us-east-1")["PipelineExecutionSteps"][0]["StepStatus"] == "Succeeded"
+    assert (
+        step.attempts == 1 and execution.as_api("us-east-1")["PipelineExecutionSteps"][0]["StepStatus"] == "Succeeded"
+    )
 
 
 def test_processing_shards_inputs_by_key_across_host_processes(s3_bucket, tmp_path):
@@ -172,7 +174,7 @@ def test_an_unwired_execution_is_refused_before_anything_runs(tmp_path, values, 
     given = {k: v for k, v in (training_values("b") | values).items() if v is not None}
     with pytest.raises(ConfigError) as error:
         run(definition("training", "train"), given, tmp_path)
-    assert message in error.value.headline and "--param" in error.value.fix or "declared" in error.value.fix
+    assert (message in error.value.headline and "--param" in error.value.fix) or "declared" in error.value.fix
     assert not (tmp_path / "work").exists()
 
 
