@@ -157,7 +157,7 @@ def sagemaker_run_local(
         pipeline_name(settings, kind),
         given,
         workdir or settings.state_dir / "sagemaker-local",
-        config_dir=config_dir(),
+        config_dir=config_dir().resolve(),
         pass_env=tuple(pass_env or ()),
         echo=lambda line: render.stderr().print(line, markup=False, highlight=False),
     )

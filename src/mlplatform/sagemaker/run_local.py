@@ -256,7 +256,7 @@ class LocalPipeline:
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)])
         env |= IMAGE_ENVIRONMENT
         if self.config_dir is not None:
-            env["MLPLATFORM_CONFIG_DIR"] = str(self.config_dir)  # the image's /app/config
+            env["MLPLATFORM_CONFIG_DIR"] = str(self.config_dir.resolve())  # the image's /app/config
         return env | as_strings(step_environment)
 
     # -- training jobs
