@@ -35,8 +35,18 @@ def blocks(folder: Path, kind: str) -> dict[str, dict]:
     return found
 
 
-def test_there_are_three_modules_and_two_environments():
-    assert [m.name for m in MODULES] == ["mlflow", "sagemaker-pipelines", "training-job"]
+def typed_blocks(folder: Path, kind: str) -> dict[str, dict[str, dict]]:
+    """`resource` / `data` blocks by type, then name (blocks() would keep one name per type)."""
+    found: dict[str, dict[str, dict]] = {}
+    for path in sorted(folder.glob("*.tf")):
+        for block in parse(path).get(kind, []):
+            for type_name, named in block.items():
+                found.setdefault(type_name, {}).update(named)
+    return found
+
+
+def test_there_are_five_modules_and_two_environments():
+    assert [m.name for m in MODULES] == ["ecr", "mlflow", "monitoring", "sagemaker-pipelines", "training-job"]
     assert [e.name for e in ENVS] == ["prod", "staging"]
 
 
@@ -203,11 +213,11 @@ def test_terraform_refuses_an_empty_tracking_server():
     assert pattern.search(TRACKING_ARN)
     for bad in ("", "sqlite:///mlflow.db", "https://mlflow.example.com", "arn:aws:s3:::bucket"):
         assert not pattern.search(bad), bad
-    pipeline = blocks(PIPELINES, "resource")["aws_sagemaker_pipeline"]["this"]
+    pipeline = typed_blocks(PIPELINES, "resource")["aws_sagemaker_pipeline"]["this"]
     conditions = " ".join(p["condition"] for p in pipeline["lifecycle"][0]["precondition"])
     assert 'MLFLOW_TRACKING_URI.Get, "") == "Parameters.MlflowTrackingUri"' in conditions
     assert "local.required[each.key]" in conditions and "local.declared[each.key]" in conditions
-    job = blocks(TERRAFORM / "modules" / "training-job", "resource")["aws_scheduler_schedule"]["training"]
+    job = typed_blocks(TERRAFORM / "modules" / "training-job", "resource")["aws_scheduler_schedule"]["training"]
     assert any("MLFLOW_TRACKING_URI" in p["condition"] for p in job["lifecycle"][0]["precondition"])
 
 
@@ -223,7 +233,7 @@ def test_image_variables_refuse_latest():
 
 
 def test_eventbridge_rules_refuse_at_expressions():
-    rule = blocks(PIPELINES, "resource")["aws_cloudwatch_event_rule"]["this"]
+    rule = typed_blocks(PIPELINES, "resource")["aws_cloudwatch_event_rule"]["this"]
     assert rule["lifecycle"][0]["precondition"][0]["condition"] == '${!startswith(each.value.schedule, "at(")}'
 
 
@@ -235,5 +245,68 @@ def test_the_deployed_definition_gets_the_role_the_vpc_and_the_extra_environment
     network = blocks(PIPELINES, "locals")["network_arguments"]
     assert "VpcConfig = local.vpc_config" in network["Training"]
     assert "NetworkConfig = {VpcConfig = local.vpc_config}" in network["Processing"]
-    pipeline = blocks(PIPELINES, "resource")["aws_sagemaker_pipeline"]["this"]
+    pipeline = typed_blocks(PIPELINES, "resource")["aws_sagemaker_pipeline"]["this"]
     assert pipeline["pipeline_definition"] == "${jsonencode(local.definitions[each.key])}"
+
+
+# -- operations: ECR, log groups, alerts; IAM the jobs need
+
+
+def test_ecr_repositories_are_immutable_scanned_expired_and_named_as_the_build_script_pushes():
+    ecr = TERRAFORM / "modules" / "ecr"
+    repository = typed_blocks(ecr, "resource")["aws_ecr_repository"]["this"]
+    assert repository["image_tag_mutability"] == "IMMUTABLE"
+    assert repository["image_scanning_configuration"][0]["scan_on_push"] is True
+    assert repository["encryption_configuration"][0]["encryption_type"] == "KMS"
+    assert blocks(ecr, "locals")["repositories"] == (
+        "${{for name in var.repository_names : name => \"${var.project_name}-${var.environment}-${name}\"}}"
+    )
+    assert 'repository="${project}-${environment}-${t}"' in (ROOT / "scripts" / "build_push_ecr.sh").read_text()
+    policy = typed_blocks(ecr, "resource")["aws_ecr_lifecycle_policy"]["this"]["policy"]
+    assert 'tagStatus = "untagged"' in policy and 'countType = "imageCountMoreThan"' in policy
+    for env in ENVS:
+        assert blocks(env, "module")["ecr"]["source"] == "../../modules/ecr"
+
+
+def test_failed_or_stopped_executions_alert_by_sns_and_slack():
+    monitoring = TERRAFORM / "modules" / "monitoring"
+    pattern = blocks(monitoring, "locals")["event_pattern"]
+    assert '"SageMaker Model Building Pipeline Execution Status Change"' in pattern
+    assert "currentPipelineExecutionStatus = var.alert_statuses" in pattern
+    assert blocks(monitoring, "variable")["alert_statuses"]["default"] == ["Failed", "Stopped"]
+    resources = typed_blocks(monitoring, "resource")
+    assert set(resources["aws_cloudwatch_event_target"]) == {"sns", "slack"}
+    template = resources["aws_cloudwatch_event_target"]["slack"]["input_transformer"][0]["input_template"]
+    filled = re.sub(r"<(\w+)>", "x", template)
+    assert set(json.loads(filled)) == {"text"}  # what a Slack incoming webhook accepts
+    assert blocks(monitoring, "variable")["slack_webhook_url"]["sensitive"] is True
+    topic_policy = typed_blocks(monitoring, "data")["aws_iam_policy_document"]["alerts_topic"]["statement"][0]
+    assert topic_policy["condition"][0]["test"] == "ArnEquals"
+    groups = blocks(monitoring, "locals")["log_groups"]
+    assert "/aws/sagemaker/TrainingJobs" in groups and "/aws/sagemaker/ProcessingJobs" in groups
+    assert resources["aws_cloudwatch_log_group"]["jobs"]["retention_in_days"] == "${var.log_retention_days}"
+    for env in ENVS:
+        call = blocks(env, "module")["monitoring"]
+        assert "module.sagemaker_pipelines.training_pipeline_arn" in call["pipeline_arns"]
+
+
+def _statements(module: Path, document: str) -> dict[str, dict]:
+    data = typed_blocks(module, "data")["aws_iam_policy_document"][document]
+    found = {s["sid"]: s for s in data.get("statement", [])}
+    for dynamic in data.get("dynamic", []):
+        content = dynamic["statement"]["content"][0]
+        found[content["sid"]] = content
+    return found
+
+
+@pytest.mark.parametrize(("module", "document"), [(PIPELINES, "execution"),
+                                                  (TERRAFORM / "modules" / "training-job", "job")])  # fmt: skip
+def test_job_roles_can_do_what_the_jobs_do(module, document):
+    statements = _statements(module, document)
+    artifacts = statements["MlflowArtifacts"]
+    assert {"s3:GetObject", "s3:PutObject"} <= set(artifacts["actions"])
+    assert artifacts["resources"] == ["${var.mlflow_artifact_bucket_arn}/*"]
+    assert statements["JobMetrics"]["actions"] == ["cloudwatch:PutMetricData"]
+    assert statements["JobNetworkInterfaces"]["condition"][0]["test"] == "ArnEquals"
+    assert statements["DescribeNetwork"]["actions"][0].startswith("ec2:Describe")
+    assert "sagemaker-mlflow:*" in statements["MlflowTracking"]["actions"]

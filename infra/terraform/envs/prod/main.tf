@@ -1,4 +1,7 @@
-# prod: managed MLflow + the training and processing pipelines with their schedules.
+# prod: managed MLflow, ECR repositories, the training and processing pipelines with their
+# schedules, and their monitoring (job log groups, alerts on failed executions).
+# From an empty account: `terraform apply -target=module.mlflow -target=module.ecr`, push the
+# images (scripts/build_push_ecr.sh), then `terraform apply` with their URIs (README, AWS deployment).
 # The pipeline JSON in definitions/ is rendered from config/prod.toml:
 #   mlplatform --env prod sagemaker definition training -o infra/terraform/envs/prod/definitions/training.json
 # (make docs regenerates both; a test fails when they are stale).
@@ -19,6 +22,13 @@ module "mlflow" {
   environment        = local.environment
   bucket_name_suffix = var.bucket_name_suffix
   tags               = local.tags
+}
+
+module "ecr" {
+  source       = "../../modules/ecr"
+  project_name = var.project_name
+  environment  = local.environment
+  tags         = local.tags
 }
 
 module "sagemaker_pipelines" {
@@ -81,4 +91,16 @@ module "training_job" {
   subnet_ids                 = var.subnet_ids
   security_group_ids         = var.security_group_ids
   tags                       = local.tags
+}
+
+module "monitoring" {
+  source             = "../../modules/monitoring"
+  project_name       = var.project_name
+  environment        = local.environment
+  pipeline_arns      = compact([module.sagemaker_pipelines.training_pipeline_arn, module.sagemaker_pipelines.processing_pipeline_arn])
+  alert_emails       = var.alert_emails
+  slack_webhook_url  = var.slack_webhook_url
+  create_log_groups  = var.create_log_groups
+  log_retention_days = var.log_retention_days
+  tags               = local.tags
 }

@@ -107,3 +107,28 @@ variable "enable_scheduled_training_job" {
   type        = bool
   default     = false
 }
+
+variable "alert_emails" {
+  description = "E-mail addresses told when a prod pipeline execution fails or is stopped."
+  type        = list(string)
+  default     = []
+}
+
+variable "slack_webhook_url" {
+  description = "Slack incoming webhook told when a prod pipeline execution fails (TF_VAR_slack_webhook_url; never in tfvars)."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+variable "create_log_groups" {
+  description = "Create the account-wide /aws/sagemaker/* job log groups (false for the second environment of one account)."
+  type        = bool
+  default     = true
+}
+
+variable "log_retention_days" {
+  description = "Days the training and processing jobs' logs are kept."
+  type        = number
+  default     = 365
+}
