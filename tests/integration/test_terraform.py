@@ -259,7 +259,7 @@ def test_ecr_repositories_are_immutable_scanned_expired_and_named_as_the_build_s
     assert repository["image_scanning_configuration"][0]["scan_on_push"] is True
     assert repository["encryption_configuration"][0]["encryption_type"] == "KMS"
     assert blocks(ecr, "locals")["repositories"] == (
-        "${{for name in var.repository_names : name => \"${var.project_name}-${var.environment}-${name}\"}}"
+        '${{for name in var.repository_names : name => "${var.project_name}-${var.environment}-${name}"}}'
     )
     assert 'repository="${project}-${environment}-${t}"' in (ROOT / "scripts" / "build_push_ecr.sh").read_text()
     policy = typed_blocks(ecr, "resource")["aws_ecr_lifecycle_policy"]["this"]["policy"]
