@@ -13,7 +13,7 @@ RUNTIME := $(VENV)/.synced-runtime-$(LOCK_HASH)
 SYNCED := $(VENV)/.synced-dev-$(LOCK_HASH)
 SYNC := UV_COMPILE_BYTECODE=1 $(UV) sync --frozen --extra aws --python $(PYTHON)
 
-.PHONY: help setup run test test-tools test-unit test-integration lint format docs bench clean
+.PHONY: help setup run test test-tools test-unit test-integration lint format docs bench bench-quality clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -76,3 +76,7 @@ docs: $(SYNCED) ## Regenerate the README configuration table from the settings m
 
 bench: $(SYNCED) ## Benchmarks: mlplatform score vs a hand-written script vs the naive way (results/)
 	$(VENV)/bin/python -m benchmarks.score_bench
+
+bench-quality: $(SYNCED) ## Quality on public mixed-type tables vs a hand-built pipeline (the bench group's datasets)
+	$(SYNC) --group bench --inexact
+	$(VENV)/bin/python -m benchmarks.quality_bench

@@ -11,6 +11,7 @@ from mlplatform.data.loading import iris_frame
 
 SEED_ENV_VARS = (
     "MLFLOW_TRACKING_URI",
+    "MLFLOW_REGISTRY_URI",  # MLflow sets it in os.environ when a client points at a store
     "MLFLOW_MODEL_URI",
     "MODEL_NAME",
     "EXPERIMENT_NAME",

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 EXIT_PIPELINE_FAILURE = 1
 EXIT_BAD_INPUT = 2
+EXIT_BUSY = 75  # EX_TEMPFAIL: the same work is already running; try again later (or --wait)
 
 
 class MLPlatformError(Exception):

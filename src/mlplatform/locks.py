@@ -11,11 +11,18 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from mlplatform.errors import MLPlatformError
+from mlplatform.errors import EXIT_BUSY, MLPlatformError
 
 
 class LockBusyError(MLPlatformError):
     """Another process holds the lock and we were told not to wait."""
+
+
+class RunInProgressError(LockBusyError):
+    """The same run (model and date) is going on in another process: a distinct exit code, so a
+    scheduler or CI job can tell "try later" from a failure."""
+
+    exit_code = EXIT_BUSY
 
 
 def _write_pid(fd: int) -> None:
@@ -32,7 +39,9 @@ def holder_of(path: Path) -> str:
 
 
 @contextlib.contextmanager
-def exclusive_lock(path: Path, what: str, *, wait: bool = True, fix: str = "") -> Iterator[None]:
+def exclusive_lock(
+    path: Path, what: str, *, wait: bool = True, fix: str = "", error: type[LockBusyError] = LockBusyError
+) -> Iterator[None]:
     """Hold `path` for the block; when busy, wait or raise LockBusyError naming the holder.
 
     `what` completes "... is already running" (e.g. "a scheduler on this state directory").
@@ -42,7 +51,7 @@ def exclusive_lock(path: Path, what: str, *, wait: bool = True, fix: str = "") -
     try:
         lock.acquire()
     except Timeout:
-        raise LockBusyError(
+        raise error(
             f"{what} is already running (pid {holder_of(path)}, lock {path})",
             fix or "wait for it to finish, or stop it first",
         ) from None
@@ -50,3 +59,16 @@ def exclusive_lock(path: Path, what: str, *, wait: bool = True, fix: str = "") -
         yield
     finally:
         lock.release()
+
+
+def is_free(path: Path) -> bool:
+    """Nobody holds `path` right now (a probe: the answer may change the moment after)."""
+    if not path.exists():
+        return True
+    lock = FileLock(path, timeout=0, preserve_lock_file=True)
+    try:
+        lock.acquire()
+    except Timeout:
+        return False
+    lock.release()
+    return True

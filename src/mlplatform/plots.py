@@ -44,7 +44,7 @@ def feature_importance_png(names: Sequence[str], importances: np.ndarray, path: 
     order = np.argsort(importances)[-top:]
     fig, ax = plt.subplots(figsize=(7, max(2.5, 0.35 * len(order) + 1)))
     ax.barh([names[i] for i in order], importances[order], color="#4C72B0")
-    ax.set_xlabel("mean decrease in impurity")
+    ax.set_xlabel("drop in holdout score when the column is shuffled")
     ax.set_title("Feature importance")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -65,8 +65,13 @@ def drift_png(report: dict[str, Any], path: Path) -> Path:
         ax.bar(positions - 0.2, stats["expected"], width=0.4, label="training", color="#4C72B0")
         ax.bar(positions + 0.2, stats["actual"], width=0.4, label="this run", color="#DD8452")
         drifted = stats["psi"] > report["threshold"]
-        ax.set_title(f"{name}: PSI {stats['psi']:.3f}, KS {stats['ks']:.3f}", color="#C44E52" if drifted else "black")
-        ax.set_xlabel("training quantile bin")
+        ks = f", KS {stats['ks']:.3f}" if stats.get("ks") is not None else ""
+        ax.set_title(f"{name}: PSI {stats['psi']:.3f}{ks}", color="#C44E52" if drifted else "black")
+        if stats.get("kind") == "categorical":
+            ax.set_xticks(positions, [str(label)[:14] for label in stats["edges"]], rotation=45, ha="right")
+            ax.set_xlabel("category")
+        else:
+            ax.set_xlabel("training quantile bin")
         ax.set_ylabel("share of rows")
     for ax in list(axes.flat)[count:]:
         ax.axis("off")
@@ -76,3 +81,34 @@ def drift_png(report: dict[str, Any], path: Path) -> Path:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def _scatter(x: np.ndarray, y: np.ndarray, path: Path, labels: tuple[str, str, str], line: str) -> Path:
+    """One holdout scatter with a reference line: the diagonal or zero."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 5.5) if line == "diagonal" else (6.5, 4))
+    ax.scatter(x, y, s=8, alpha=0.5, color="#4C72B0")
+    if line == "diagonal":
+        low, high = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
+        ax.plot([low, high], [low, high], color="#C44E52", linewidth=1)
+    else:
+        ax.axhline(0.0, color="#C44E52", linewidth=1)
+    ax.set_xlabel(labels[0])
+    ax.set_ylabel(labels[1])
+    ax.set_title(labels[2])
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def predicted_vs_actual_png(actual: np.ndarray, predicted: np.ndarray, path: Path, target: str) -> Path:
+    """Each holdout row: its label against the prediction; the diagonal is a perfect model."""
+    return _scatter(actual, predicted, path, (f"actual {target}", f"predicted {target}",
+                                              "Holdout: predicted vs actual"), "diagonal")  # fmt: skip
+
+
+def residuals_png(actual: np.ndarray, predicted: np.ndarray, path: Path, target: str) -> Path:
+    """Residual (actual - predicted) against the prediction: patterns mean missed structure."""
+    return _scatter(predicted, actual - predicted, path, (f"predicted {target}", "residual (actual - predicted)",
+                                                          "Holdout residuals"), "zero")  # fmt: skip

@@ -41,7 +41,8 @@ def embedded_client(isolated_env: Path):
     from mlflow import MlflowClient
 
     def make() -> MlflowClient:
-        return MlflowClient(f"sqlite:///{isolated_env.resolve() / 'mlflow.db'}")
+        uri = f"sqlite:///{isolated_env.resolve() / 'mlflow.db'}"
+        return MlflowClient(uri, registry_uri=uri)
 
     return make
 

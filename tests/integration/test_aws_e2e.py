@@ -143,15 +143,17 @@ def test_the_deployed_definitions_train_promote_score_and_publish(
 
     ids: set[str] = set()
     for host in ("algo-1", "algo-2"):
-        partition = f"iris/inference-output/date={DATE}/host={host}/"
+        partition = f"iris/inference-output/model=iris-model/date={DATE}/host={host}/"
         manifest = json.loads(get(s3_bucket, partition + "_SUCCESS"))
         assert manifest["rows"] == 2 * ROWS_PER_PART  # two of the four input files on each host
         assert manifest["model"]["version"] == version.version
-        for key in keys(s3_bucket, partition):
-            if key.endswith(".parquet"):
-                path = tmp_path / key.replace("/", "_")
-                Clients().boto3("s3").download_file(s3_bucket, key, str(path))
-                ids |= set(pq.read_table(path, columns=["prediction_id"]).column(0).to_pylist())
+        published = json.loads(get(s3_bucket, partition + "_PUBLISHED"))
+        assert published["inference_run_id"] == manifest["inference_run_id"]
+        for part in manifest["parts"]:  # readers follow the manifest
+            key = partition + part["path"]
+            path = tmp_path / key.replace("/", "_")
+            Clients().boto3("s3").download_file(s3_bucket, key, str(path))
+            ids |= set(pq.read_table(path, columns=["prediction_id"]).column(0).to_pylist())
     assert len(ids) == ROWS_PER_PART * PARTS
     execution_id = execution["PipelineExecutionArn"].rsplit("/", 1)[1]
     reports = keys(s3_bucket, f"iris/processing-runs/{execution_id}/")

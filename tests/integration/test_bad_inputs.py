@@ -22,18 +22,23 @@ CASES = {
     "unsupported type": (lambda d: ["--data", write(d, "x.xlsx", "a")], "unsupported file type"),
     "empty data": (lambda d: ["--data", write(d, "e.csv", "a,b,label\n")], "the data is empty"),
     "target missing": (lambda d: ["--data", write(d, "t.csv", GOOD), "--target", "y"], "target column 'y' not found"),
-    "non-numeric feature": (
+    "mostly numeric feature with text": (
         lambda d: ["--data", write(d, "n.csv", GOOD.replace("\n5,2,", "\nfive,2,")), "--target", "label"],
-        "feature 'a' is not numeric (e.g. 'five' at row 6)",
+        "feature 'a' is mostly numbers but has text values (e.g. 'five' at row 6)",
     ),
-    "nan value": (
-        lambda d: ["--data", write(d, "nan.csv", GOOD.replace("\n7,1,", "\nnan,1,")), "--target", "label"],
-        "feature 'a' has 1 NaN/inf values (first at row 8)",
+    "blank label": (
+        lambda d: ["--data", write(d, "blank.csv", GOOD.replace(",y\n", ", \n", 1)), "--target", "label"],
+        "target column 'label' has 1 missing or blank labels",
     ),
-    "inf value": (
-        lambda d: ["--data", write(d, "inf.csv", GOOD.replace("\n7,1,", "\ninf,1,")), "--target", "label"],
-        "NaN/inf values",
+    "regression on text": (
+        lambda d: ["--data", write(d, "r.csv", GOOD), "--target", "label", "--task", "regression"],
+        "is not numeric",
     ),
+    "unknown column role": (
+        lambda d: ["--data", write(d, "r.csv", GOOD), "--target", "label", "--drop-columns", "nope"],
+        "column 'nope' not found",
+    ),
+    "unknown model family": (lambda d: ["--model", "xgboost"], "unknown model family 'xgboost'"),
     "single class": (
         lambda d: ["--data", write(d, "s.csv", GOOD.replace(",y\n", ",x\n")), "--target", "label"],
         "single class 'x'",
@@ -79,9 +84,11 @@ def test_bad_input_is_rejected_before_anything_is_logged(case, cli, tmp_path, em
     assert not (isolated_env / "mlflow.db").exists()
 
 
-def test_all_null_feature(cli, all_null_csv, embedded_client, isolated_env):
-    result = cli("train", "--data", all_null_csv, "--target", "label")
-    assert_rejected(result, "feature 'empty' has no values", embedded_client, isolated_env)
+def test_an_all_empty_column_is_left_out_with_a_warning(cli, all_null_csv):
+    result = cli("train", "--data", all_null_csv, "--target", "label", "-p", "n_estimators=5")
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "column 'empty' is not used as a feature: it has no values (all missing)" in said
 
 
 def test_bad_input_after_a_good_run_registers_nothing_new(cli, tmp_path, embedded_client, isolated_env):

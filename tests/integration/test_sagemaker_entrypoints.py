@@ -78,7 +78,7 @@ def test_training_job_with_training_and_validation_channels(opt_ml, iris, monkey
     assert run.data.params["n_estimators"] == "25" and run.data.params["max_depth"] == "None"
     assert run.data.params["data.rows"] == "120"
     loaded = mlflow.sklearn.load_model(str(model))
-    assert loaded.n_estimators == 25
+    assert loaded[-1].n_estimators == 25  # the pipeline's estimator, after its preprocessing
 
 
 @pytest.mark.parametrize(
@@ -105,7 +105,7 @@ def test_processing_job_scores_its_input_into_the_output_folder(opt_ml, iris):
     iris.drop(columns="species").to_parquet(folder / "batch.parquet")
     assert score_main(["--date", "2026-11-22"]) == 0
     output = opt_ml / "processing" / "output"
-    manifest = json.loads((output / "iris/inference-output/date=2026-11-22/_SUCCESS").read_text())
+    manifest = json.loads((output / "iris/inference-output/model=iris-model/date=2026-11-22/_SUCCESS").read_text())
     assert manifest["rows"] == 150 and manifest["model"]["version"] == "1"
     report = json.loads((output / "run-2026-11-22-local.json").read_text())
     assert report["rows"] == 150 and report["host"] == "local"
@@ -125,7 +125,7 @@ def test_sharded_processing_gives_each_host_its_own_complete_partition(opt_ml, i
             old.unlink()
         iris.drop(columns="species").iloc[index * 75 : (index + 1) * 75].to_parquet(folder / f"shard-{index}.parquet")
         assert score_main(["--date", "2026-11-22"]) == 0
-        partition = opt_ml / "processing/output/iris/inference-output/date=2026-11-22" / f"host={host}"
+        partition = opt_ml / "processing/output/iris/inference-output/model=iris-model/date=2026-11-22" / f"host={host}"
         assert json.loads((partition / "_SUCCESS").read_text())["rows"] == 75
         ids |= set(pd.read_parquet(partition).prediction_id)
     assert len(ids) == 150  # no prediction id shared between hosts

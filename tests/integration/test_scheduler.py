@@ -60,7 +60,7 @@ def test_daemon_runs_on_schedule_refuses_a_second_daemon_and_stops_cleanly_on_si
     assert "event=stop_requested signal=SIGTERM" in output and "event=scheduler_stopped" in output
     record = history.list()[0]
     assert record.status == "interrupted"
-    date_dir = isolated_env / "data/iris/inference-output" / f"date={record.logical_date}"
+    date_dir = isolated_env / "data/iris/inference-output/model=iris-model" / f"date={record.logical_date}"
     assert not (date_dir / "_SUCCESS").exists()
 
     shown = subprocess.run([MLPLATFORM, "runs", "--json"], env=env, capture_output=True, text=True, check=True)
@@ -74,7 +74,9 @@ def test_subprocess_runner_reports_success_with_the_mlflow_run_id(isolated_env):
     runner = SubprocessRunner(load_settings(), grace_s=5)
     result = runner("inference", "2026-11-10", threading.Event())
     assert result.status == "succeeded", result.error
-    manifest = json.loads((isolated_env / "data/iris/inference-output/date=2026-11-10/_SUCCESS").read_text())
+    manifest = json.loads(
+        (isolated_env / "data/iris/inference-output/model=iris-model/date=2026-11-10/_SUCCESS").read_text()
+    )
     assert result.mlflow_run_id == manifest["inference_run_id"]
 
 
@@ -91,7 +93,7 @@ def test_subprocess_runner_reports_the_error_line(isolated_env, monkeypatch):
 def test_backfill_runs_each_date_in_order_and_is_idempotent(cli, isolated_env):
     first = cli("backfill", "--pipeline", "inference", "--from", "2026-11-01", "--to", "2026-11-03")
     assert first.exit_code == 0, first.output
-    root = isolated_env / "data/iris/inference-output"
+    root = isolated_env / "data/iris/inference-output/model=iris-model"
     manifests = {d: json.loads((root / f"date={d}" / "_SUCCESS").read_text()) for d in
                  ("2026-11-01", "2026-11-02", "2026-11-03")}  # fmt: skip
     again = cli("backfill", "--from", "2026-11-01", "--to", "2026-11-04")

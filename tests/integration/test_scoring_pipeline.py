@@ -10,13 +10,15 @@ import pandas as pd
 import pyarrow.dataset as ds
 import pytest
 
+from mlplatform.sinks import Sink
+
 pytestmark = pytest.mark.usefixtures("trained")
 DATE = "2026-11-01"
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 
 
 def date_dir(home: Path, date: str = DATE) -> Path:
-    return home / "data" / "iris" / "inference-output" / f"date={date}"
+    return home / "data" / "iris" / "inference-output" / "model=iris-model" / f"date={date}"
 
 
 def manifest(home: Path, date: str = DATE) -> dict:
@@ -44,7 +46,7 @@ def test_generated_rows_give_one_complete_date(cli, isolated_env, embedded_clien
     probabilities = frame[["proba_setosa", "proba_versicolor", "proba_virginica"]]
     assert ((probabilities.sum(axis=1) - 1).abs() < 1e-9).all()
     assert set(frame["predicted_class"]) == {"setosa", "versicolor", "virginica"}
-    assert not (folder.parent / "_staging").exists()
+    assert not (folder.parent / "_pending").exists()
 
     client = embedded_client()
     run = client.get_run(written["inference_run_id"])
@@ -73,7 +75,7 @@ def test_rerunning_a_date_replaces_it(cli, isolated_env):
     second = manifest(isolated_env)
     assert second["inference_run_id"] != first["inference_run_id"]
     files = sorted(p.name for p in date_dir(isolated_env).iterdir())
-    assert files == ["_SUCCESS", "part-00000.parquet"]
+    assert files == ["_SUCCESS", f"run={second['inference_run_id']}"]  # the superseded run is gone
     assert ds.dataset(str(date_dir(isolated_env)), format="parquet").count_rows() == 1000
 
 
@@ -87,7 +89,8 @@ def test_other_dates_are_left_alone(cli, isolated_env):
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
 def test_csv_and_jsonl_outputs(cli, isolated_env, fmt):
     assert cli("score", "--rows", "300", "--date", DATE, "--format", fmt).exit_code == 0
-    part = date_dir(isolated_env) / f"part-00000.{fmt}"
+    part = date_dir(isolated_env) / manifest(isolated_env)["parts"][0]["path"]
+    assert part.name == f"part-00000.{fmt}"
     if fmt == "csv":
         frame = pd.read_csv(part)
         assert len(frame) == 300 and "predicted_class" in frame
@@ -139,16 +142,19 @@ def test_csv_input_folder_streams_in_batches(cli, isolated_env, tmp_path, input_
 
 def test_bad_rows_are_quarantined_with_their_reason(cli, isolated_env, tmp_path, input_rows):
     rows = input_rows.copy()
-    rows.loc[3, "sepal_length"] = None
-    rows.loc[7, "petal_width"] = float("inf")
+    rows.loc[3, "sepal_length"] = None  # missing: the model imputes it
+    rows.loc[7, "petal_width"] = float("inf")  # infinite: the model cannot score it
     path = write_input(tmp_path / "in.parquet", rows)
     result = cli("score", "--input", str(path), "--date", DATE, "--on-bad-rows", "quarantine")
     assert result.exit_code == 0, result.output
     written = manifest(isolated_env)
-    assert (written["rows"], written["bad_rows"]) == (148, 2)
+    assert (written["rows"], written["bad_rows"]) == (149, 1)
     quarantined = pd.read_parquet(date_dir(isolated_env) / written["quarantine"][0]["path"])
-    assert quarantined["row_id"].tolist() == [3, 7]
-    assert quarantined["reason"].tolist() == ["sepal_length is null/NaN", "petal_width is inf"]
+    assert quarantined["row_id"].tolist() == [7]
+    assert quarantined["reason"].tolist() == ["petal_width is inf"]
+    scored = pd.read_parquet(date_dir(isolated_env) / written["parts"][0]["path"])
+    assert scored.loc[scored["row_id"] == 3, "predicted_class"].notna().all()
+    assert scored.loc[scored["row_id"] == 3, "sepal_length"].isna().all()  # written as missing, not 0
 
 
 @pytest.mark.parametrize("uri", ["models:/iris-model/1", "models:/iris-model/Production", "runs"])
@@ -178,7 +184,7 @@ def test_run_trains_then_scores(cli, isolated_env):
     assert manifest(isolated_env)["model"]["version"] == "2"  # equal holdout score: the new one wins
 
 
-class RecordingSink:
+class RecordingSink(Sink):
     """A sink that keeps what it is given in memory, and can fail on purpose."""
 
     name = "recorder"
@@ -248,4 +254,4 @@ def test_a_sink_that_cannot_finish_aborts_every_sink(isolated_env):
         run_scoring(settings, DATE, sinks=[*build_sinks(settings, Clients()), broken])
     assert broken.calls[-2:] == ["finish", "abort"]
     assert not date_dir(isolated_env).exists()
-    assert not (isolated_env / "data/iris/inference-output/_staging").exists()
+    assert not (isolated_env / "data/iris/inference-output/model=iris-model/_pending").exists()

@@ -59,12 +59,15 @@ def test_one_message_per_prediction_with_deterministic_keys(cli, kafka_env, isol
     headers = dict(messages[0].headers())
     assert headers["model_version"] == b"1" and headers["schema_version"] == b"1"
 
-    written = json.loads((isolated_env / "data/iris/inference-output" / f"date={DATE}" / "_SUCCESS").read_text())
-    assert written["kafka"] == {
+    folder = isolated_env / "data/iris/inference-output/model=iris-model" / f"date={DATE}"
+    written = json.loads((folder / "_SUCCESS").read_text())
+    published = json.loads((folder / "_PUBLISHED").read_text())
+    assert published["kafka"] == {
         "topic": "predictions", "produced": 20000, "delivered": 20000, "failed": 0, "unacknowledged": 0,
         "first_error": None,
     }  # fmt: skip
-    assert documents[0]["inference_run_id"] == written["inference_run_id"]
+    assert published["inference_run_id"] == written["inference_run_id"] == documents[0]["inference_run_id"]
+    assert written["publish_to"] == {"kafka": "predictions"}
 
 
 def test_rerun_republishes_the_same_keys(cli, kafka_env):
@@ -85,41 +88,57 @@ def test_kcat_reads_what_mlplatform_published(cli, kafka_env):
     assert sorted(out.stdout.split()) == sorted(f"{DATE}:{i}" for i in range(1000))
 
 
-def test_broker_killed_mid_run_fails_without_success_then_rerun_succeeds(kafka_broker, isolated_env, tmp_path):
+def test_broker_killed_mid_run_keeps_the_files_and_publish_resumes_without_rescoring(kafka_broker, isolated_env):
     env = os.environ | {
         "KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap,
         "KAFKA_TOPIC": "predictions",
         "MLPLATFORM_INFERENCE__KAFKA__DELIVERY_TIMEOUT_S": "5",
     }
-    staging = isolated_env / "data/iris/inference-output/_staging"
+    rows = 400_000
     process = subprocess.Popen(
-        [MLPLATFORM, "score", "--rows", "3000000", "--batch-size", "20000", "--date", DATE],
+        [MLPLATFORM, "score", "--rows", str(rows), "--batch-size", "20000", "--date", DATE],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while not any(staging.rglob("part-00002.parquet")) and time.monotonic() < deadline:
+    date_folder = isolated_env / "data/iris/inference-output/model=iris-model" / f"date={DATE}"
+    deadline = time.monotonic() + 120
+    while not any(date_folder.glob("run=*/part-00001.parquet")) and time.monotonic() < deadline:
         assert process.poll() is None, process.communicate()
-        time.sleep(0.05)
-    kafka_broker.kill()
-    started = time.monotonic()
+        time.sleep(0.02)
+    kafka_broker.kill()  # after the preflight, before the publish
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 1, stderr
-    assert "Kafka" in stderr and "acknowledge" in stderr
-    assert time.monotonic() - started < 60  # fails fast: first failed report, then purge
-    date_folder = isolated_env / "data/iris/inference-output" / f"date={DATE}"
-    assert not (date_folder / "_SUCCESS").exists()
-    assert not staging.exists() or not any(staging.iterdir())
+    error = " ".join(stderr.split())
+    assert f"Kafka publish of {DATE} to topic 'predictions' failed" in error, stderr
+    assert "0 acknowledged" in error and f"of {rows:,}" in error and "first failing key" in error
+    assert f"mlplatform publish --date {DATE}" in error
+    committed = json.loads((date_folder / "_SUCCESS").read_text())
+    assert committed["rows"] == rows and not (date_folder / "_PUBLISHED").exists()
 
     from tests.support.kafka_broker import mock_broker
 
     with mock_broker({"predictions": 4}) as fresh:
         env["KAFKA_BOOTSTRAP_SERVERS"] = fresh.bootstrap
-        rerun = subprocess.run(
-            [MLPLATFORM, "score", "--rows", "2000", "--date", DATE], env=env, capture_output=True, text=True,
-            timeout=120, check=False,
-        )  # fmt: skip
-        assert rerun.returncode == 0, rerun.stderr
-    assert json.loads((date_folder / "_SUCCESS").read_text())["kafka"]["delivered"] == 2000
+        resumed = subprocess.run(
+            [MLPLATFORM, "publish", "--date", DATE], env=env, capture_output=True, text=True, timeout=300, check=False
+        )
+        assert resumed.returncode == 0, resumed.stderr
+        assert topic_size(fresh.bootstrap, "predictions") == rows  # every prediction, once
+        sample = consume_all(fresh.bootstrap, "predictions", 1000, timeout=30)
+    assert {json.loads(m.value())["inference_run_id"] for m in sample} == {committed["inference_run_id"]}
+    assert json.loads((date_folder / "_SUCCESS").read_text()) == committed  # not re-scored
+    assert json.loads((date_folder / "_PUBLISHED").read_text())["kafka"]["delivered"] == rows
+
+
+def topic_size(bootstrap: str, topic: str) -> int:
+    """Messages in a topic: the sum of its partitions' high watermarks."""
+    from confluent_kafka import TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "size"})
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        return sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions)
+    finally:
+        consumer.close()
 
 
 def test_s3_input_and_output_with_atomic_replace(cli, s3_bucket, iris, tmp_path):
@@ -135,39 +154,44 @@ def test_s3_input_and_output_with_atomic_replace(cli, s3_bucket, iris, tmp_path)
     args = ["score", "--input", f"s3://{s3_bucket}/incoming", "--date", DATE, "--data-root", root]
     result = cli(*args, "--batch-size", "50")
     assert result.exit_code == 0, result.output
-    prefix = f"ml/iris/inference-output/date={DATE}/"
+    prefix = f"ml/iris/inference-output/model=iris-model/date={DATE}/"
 
     def keys() -> list[str]:
         listing = s3.list_objects_v2(Bucket=s3_bucket, Prefix="ml/")
         return sorted(o["Key"] for o in listing.get("Contents", []))
 
-    assert keys() == [prefix + "_SUCCESS", *(prefix + f"part-0000{i}.parquet" for i in range(3))]
     manifest = json.loads(s3.get_object(Bucket=s3_bucket, Key=prefix + "_SUCCESS")["Body"].read())
+    run = manifest["run"]
+    assert keys() == [prefix + "_SUCCESS", *(prefix + f"{run}/part-0000{i}.parquet" for i in range(3))]
     assert manifest["rows"] == 150 and manifest["input"]["files"][0].endswith("rows.parquet")
 
     result = cli(*args, "--batch-size", "100")  # same date again: replaced, not added to
     assert result.exit_code == 0, result.output
-    assert keys() == [prefix + "_SUCCESS", prefix + "part-00000.parquet", prefix + "part-00001.parquet"]
+    run = json.loads(s3.get_object(Bucket=s3_bucket, Key=prefix + "_SUCCESS")["Body"].read())["run"]
+    assert keys() == [prefix + "_SUCCESS", prefix + f"{run}/part-00000.parquet", prefix + f"{run}/part-00001.parquet"]
     import pyarrow.dataset as ds
 
-    from mlplatform.clients import Clients
+    from mlplatform.sinks.files import committed_parts
 
-    table = ds.dataset(f"{s3_bucket}/{prefix}", filesystem=Clients().s3_filesystem(), format="parquet").to_table()
-    assert table.num_rows == 150
+    parts = [uri.removeprefix("s3://") for uri in committed_parts(Clients(), f"s3://{s3_bucket}/{prefix}")]
+    assert ds.dataset(parts, filesystem=Clients().s3_filesystem(), format="parquet").count_rows() == 150
 
 
 def _previous_output(cli, isolated_env) -> tuple[dict, dict[str, bytes]]:
     assert cli("score", "--rows", "300", "--date", DATE).exit_code == 0
-    folder = isolated_env / "data/iris/inference-output" / f"date={DATE}"
-    return json.loads((folder / "_SUCCESS").read_text()), {p.name: p.read_bytes() for p in folder.iterdir()}
+    folder = isolated_env / "data/iris/inference-output/model=iris-model" / f"date={DATE}"
+    files = {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    return json.loads((folder / "_SUCCESS").read_text()), files
 
 
 BAD_INPUTS = {
     "missing column": (lambda rows: rows.drop(columns="petal_width"), "lacks column 'petal_width'"),
     "extra column": (lambda rows: rows.assign(colour="red"), "has column 'colour' the model does not know"),
     "text column": (lambda rows: rows.astype({"sepal_width": str}), "column 'sepal_width'"),
-    "nan row": (
-        lambda rows: rows.assign(sepal_length=[None if i == 42 else v for i, v in enumerate(rows.sepal_length)]),
+    "infinite value": (
+        lambda rows: rows.assign(
+            sepal_length=[float("inf") if i == 42 else v for i, v in enumerate(rows.sepal_length)]
+        ),
         "row 42 of",
     ),
 }
@@ -182,8 +206,8 @@ def test_bad_input_leaves_the_previous_output_untouched(case, cli, isolated_env,
     result = cli("score", "--input", str(path), "--date", DATE)
     assert result.exit_code == 2, result.output
     assert expected in result.output
-    folder = isolated_env / "data/iris/inference-output" / f"date={DATE}"
-    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before_files
+    folder = isolated_env / "data/iris/inference-output/model=iris-model" / f"date={DATE}"
+    assert {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before_files
     assert json.loads((folder / "_SUCCESS").read_text()) == before_manifest
 
 
@@ -204,7 +228,7 @@ def test_bad_model_or_options_are_usage_errors(cli, isolated_env, args, expected
     result = cli("score", "--date", DATE, *args) if "--date" not in args else cli("score", *args)
     assert result.exit_code == 2, result.output
     assert expected in result.output
-    folder = isolated_env / "data/iris/inference-output" / f"date={DATE}"
+    folder = isolated_env / "data/iris/inference-output/model=iris-model" / f"date={DATE}"
     assert json.loads((folder / "_SUCCESS").read_text()) == before_manifest
 
 

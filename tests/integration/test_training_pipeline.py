@@ -125,7 +125,7 @@ def test_legacy_stage_uri_still_resolves_to_the_champion(cli):
     assert cli("train", *WORSE).exit_code == 0
     legacy = mlflow.sklearn.load_model("models:/iris-model/Production")
     by_alias = mlflow.sklearn.load_model("models:/iris-model@production")
-    assert legacy.n_estimators == by_alias.n_estimators == 100
+    assert legacy[-1].n_estimators == by_alias[-1].n_estimators == 100
 
 
 def test_promote_unknown_version_lists_the_existing_ones(cli):
@@ -179,7 +179,8 @@ def test_training_data_from_s3_with_a_parquet_folder(cli, s3_bucket, iris, tmp_p
     s3.put_object(Bucket=s3_bucket, Key="datasets/training/_SUCCESS", Body=b"")
     result = cli("train", "--data", f"s3://{s3_bucket}/datasets/training/", "--target", "species")
     assert result.exit_code == 0, result.output
-    run = embedded_client().get_run(embedded_client().get_model_version("iris-model", "1").run_id)
+    # the model is named after the data (the folder), not silently iris-model
+    run = embedded_client().get_run(embedded_client().get_model_version("training-model", "1").run_id)
     assert run.data.tags["data.source"] == f"s3://{s3_bucket}/datasets/training/"
     assert run.data.params["data.rows"] == "150"
 

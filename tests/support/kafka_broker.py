@@ -43,10 +43,17 @@ def _librdkafka() -> ctypes.CDLL:
     lib.rd_kafka_mock_cluster_bootstraps.argtypes = [ctypes.c_void_p]
     lib.rd_kafka_mock_topic_create.restype = ctypes.c_int
     lib.rd_kafka_mock_topic_create.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_int]
+    lib.rd_kafka_mock_push_request_errors_array.restype = None
+    lib.rd_kafka_mock_push_request_errors_array.argtypes = [
+        ctypes.c_void_p, ctypes.c_int16, ctypes.c_size_t, ctypes.POINTER(ctypes.c_int)
+    ]  # fmt: skip
     return lib
 
 
-def serve(brokers: int, topics: list[tuple[str, int]]) -> None:
+PRODUCE_API = 0
+
+
+def serve(brokers: int, topics: list[tuple[str, int]], produce_errors: list[tuple[int, int]] = ()) -> None:
     lib = _librdkafka()
     error = ctypes.create_string_buffer(512)
     conf = lib.rd_kafka_conf_new()
@@ -59,6 +66,9 @@ def serve(brokers: int, topics: list[tuple[str, int]]) -> None:
         code = lib.rd_kafka_mock_topic_create(cluster, name.encode(), partitions, 1)
         if code:
             raise RuntimeError(f"cannot create topic {name}: error {code}")
+    for code, count in produce_errors:  # the next `count` Produce requests fail with `code`
+        errors = (ctypes.c_int * count)(*([code] * count))
+        lib.rd_kafka_mock_push_request_errors_array(cluster, PRODUCE_API, count, errors)
     print(f"BOOTSTRAP {lib.rd_kafka_mock_cluster_bootstraps(cluster).decode()}", flush=True)
     signal.sigwait({signal.SIGTERM, signal.SIGINT})
 
@@ -76,8 +86,14 @@ class Broker:
 
 
 @contextlib.contextmanager
-def mock_broker(topics: dict[str, int] | None = None, brokers: int = 1) -> Iterator[Broker]:
+def mock_broker(
+    topics: dict[str, int] | None = None, brokers: int = 1, produce_errors: dict[int, int] | None = None
+) -> Iterator[Broker]:
+    """A broker process; `produce_errors` {Kafka error code: count} fails that many Produce
+    requests (e.g. {29: 100}: topic authorization failed)."""
     args = [sys.executable, "-m", "tests.support.kafka_broker", "--brokers", str(brokers)]
+    for code, count in (produce_errors or {}).items():
+        args += ["--produce-error", f"{code}:{count}"]
     for name, partitions in (topics or {}).items():
         args += ["--topic", f"{name}:{partitions}"]
     root = Path(__file__).resolve().parents[2]
@@ -107,9 +123,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--brokers", type=int, default=1)
     parser.add_argument("--topic", action="append", default=[], help="NAME:PARTITIONS")
+    parser.add_argument("--produce-error", action="append", default=[], help="CODE:COUNT")
     args = parser.parse_args()
     topics = [(t.split(":")[0], int(t.split(":")[1]) if ":" in t else 4) for t in args.topic]
-    serve(args.brokers, topics)
+    errors = [(int(code), int(count)) for code, count in (e.split(":") for e in args.produce_error)]
+    serve(args.brokers, topics, errors)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,12 @@ build_params = get_spec("random_forest").parse_params
 
 def test_defaults_follow_the_seeds():
     params = RandomForestParams()
-    assert (params.n_estimators, params.max_depth, params.random_state, params.criterion) == (100, 10, 42, "gini")
+    assert (params.n_estimators, params.max_depth, params.random_state, params.criterion) == (
+        100,
+        10,
+        42,
+        None,
+    )  # None: gini for classes
 
 
 def test_sagemaker_style_strings_are_converted():
@@ -38,7 +43,7 @@ def test_unknown_name_lists_the_valid_ones_and_suggests():
 @pytest.mark.parametrize(
     ("overrides", "in_headline", "in_fix"),
     [
-        ({"criterion": "foo"}, "criterion='foo'", "'gini', 'entropy' or 'log_loss'"),
+        ({"criterion": "foo"}, "criterion='foo'", "'gini', 'entropy', 'log_loss'"),
         ({"max_features": "auto"}, "max_features='auto'", "'sqrt', 'log2'"),
         ({"n_estimators": "0"}, "n_estimators='0'", "greater than or equal to 1"),
         ({"n_estimators": "many"}, "n_estimators='many'", "valid integer"),

@@ -4,8 +4,8 @@ from mlplatform.data.profile import bin_fractions, build_profile
 
 
 def test_profile_describes_each_feature_and_class(iris):
-    features = iris.drop(columns="species").to_numpy()
-    profile = build_profile(features, list(iris.columns[:4]), iris["species"].to_numpy())
+    features = iris.drop(columns="species")
+    profile = build_profile(features, dict.fromkeys(iris.columns[:4], "numeric"), iris["species"].to_numpy())
     petal = profile["features"]["petal_length"]
     assert profile["rows"] == 150
     assert petal["min"] == 1.0 and petal["max"] == 6.9

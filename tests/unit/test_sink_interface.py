@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from sklearn.ensemble import RandomForestClassifier
@@ -13,10 +14,10 @@ from mlplatform.clients import Clients
 from mlplatform.scoring.batch import score_batch
 from mlplatform.scoring.messages import RunStamp
 from mlplatform.sinks import PredictionBatch, build_sinks
-from mlplatform.sinks.files import FileSink
+from mlplatform.sinks.files import FileSink, committed_parts
 
 NAMES = ["a", "b"]
-STAMP = RunStamp("2026-11-01", "run-1", "m", "3", "models:/m/3")
+STAMP = RunStamp("2026-11-01", "run-1", "m", "3", "models:/m/3", "2026-11-01T06:00:00+00:00")
 
 
 def batches(rows: int, size: int, bad_every: int = 0):
@@ -29,19 +30,19 @@ def batches(rows: int, size: int, bad_every: int = 0):
         if bad_every:
             features[::bad_every, 1] = np.nan
         ids = np.arange(start, start + len(features))
-        scored = score_batch(model, ids, features, NAMES)
-        yield PredictionBatch(STAMP, scored, NAMES, [0, 1], "2026-11-01T06:00:00+00:00")
+        scored = score_batch(model, ids, pd.DataFrame(features, columns=NAMES), "classification", NAMES, False)
+        yield PredictionBatch(STAMP, scored, NAMES, [0, 1])
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
 def test_file_sink_alone_stages_then_commits_with_its_manifest(tmp_path, fmt):
-    sink = FileSink(Clients(), str(tmp_path), "p", fmt)
+    sink = FileSink(Clients(), str(tmp_path), "p", "m", fmt)
     assert "is writable" in sink.check()
     sink.open(STAMP)
     for batch in batches(250, 100, bad_every=50):
         sink.write(batch)
-    folder = tmp_path / "p/inference-output/date=2026-11-01"
-    assert not folder.exists()  # nothing visible before commit
+    folder = tmp_path / "p/inference-output/model=m/date=2026-11-01"
+    assert committed_parts(Clients(), str(folder)) == []  # nothing visible before commit
     result = sink.finish()
     sink.commit({"rows": 245, "kafka": {"delivered": 245}})
     assert result.section == {"uri": str(folder)}
@@ -59,20 +60,22 @@ def test_file_sink_alone_stages_then_commits_with_its_manifest(tmp_path, fmt):
 
 
 def test_file_sink_abort_leaves_nothing_and_keeps_the_previous_date(tmp_path):
-    first = FileSink(Clients(), str(tmp_path), "p", "parquet")
+    first = FileSink(Clients(), str(tmp_path), "p", "m", "parquet")
     first.open(STAMP)
     for batch in batches(10, 10):
         first.write(batch)
     first.finish()
     first.commit({"rows": 10})
-    second = FileSink(Clients(), str(tmp_path), "p", "parquet")
+    second = FileSink(Clients(), str(tmp_path), "p", "m", "parquet")
     second.open(RunStamp("2026-11-01", "run-2", "m", "4", "models:/m/4"))
     for batch in batches(30, 10):
         second.write(batch)
     second.abort()
-    manifest = json.loads((tmp_path / "p/inference-output/date=2026-11-01/_SUCCESS").read_text())
+    manifest = json.loads((tmp_path / "p/inference-output/model=m/date=2026-11-01/_SUCCESS").read_text())
     assert manifest["rows"] == 10
-    assert not (tmp_path / "p/inference-output/_staging").exists()
+    folder = tmp_path / "p/inference-output/model=m/date=2026-11-01"
+    assert sorted(p.name for p in folder.iterdir()) == ["_SUCCESS", "run=run-1"]
+    assert not (tmp_path / "p/inference-output/model=m/_pending").exists()
 
 
 def test_documents_are_built_once_for_every_sink_that_wants_them():
@@ -90,4 +93,4 @@ def test_build_sinks_follows_the_settings(tmp_path):
     kafka = load_settings(inference={"kafka": {"bootstrap_servers": "127.0.0.1:1"}})
     sinks = build_sinks(kafka, Clients())
     assert [sink.name for sink in sinks] == ["storage", "kafka"]
-    assert [sink.writes_manifest for sink in sinks] == [True, False]
+    assert [type(sink).__bases__[0].__name__ for sink in sinks] == ["Sink", "Publisher"]  # Kafka: after commit

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from mlplatform.clients import Clients
 from mlplatform.config.settings import KafkaSettings
-from mlplatform.sinks.files import DatePartitionWriter, read_manifest, serialise
+from mlplatform.errors import PipelineError
+from mlplatform.sinks.files import DatePartitionWriter, committed_parts, read_manifest, serialise, sweep_abandoned
 from mlplatform.sinks.kafka import producer_config, redacted
 
 CLIENTS = Clients()
@@ -19,41 +21,93 @@ def part(rows: int) -> bytes:
     return serialise(pa.table({"x": list(range(rows))}), "parquet")
 
 
-def test_commit_replaces_the_date_and_abort_keeps_it(tmp_path):
-    root = str(tmp_path)
-    first = DatePartitionWriter(CLIENTS, root, "p", "2026-11-01", "parquet", "run1")
+def test_commit_switches_the_date_to_the_new_run_and_abort_keeps_the_old_one(tmp_path):
+    date = f"{tmp_path}/p/inference-output/model=m/date=2026-11-01"
+    folder = tmp_path / "p/inference-output/model=m/date=2026-11-01"
+    first = DatePartitionWriter(CLIENTS, date, "parquet", "run1")
     first.write_part(part(3), 3)
     first.commit({"rows": 3})
-    assert read_manifest(CLIENTS, root, "p", "2026-11-01")["rows"] == 3
+    assert read_manifest(CLIENTS, date)["rows"] == 3
+    assert committed_parts(CLIENTS, date) == [f"{date}/run=run1/part-00000.parquet"]
 
-    second = DatePartitionWriter(CLIENTS, root, "p", "2026-11-01", "parquet", "run2")
+    second = DatePartitionWriter(CLIENTS, date, "parquet", "run2")
     second.write_part(part(5), 5)
-    second.write_part(part(5), 5)
-    folder = tmp_path / "p/inference-output/date=2026-11-01"
-    assert sorted(p.name for p in folder.iterdir()) == ["_SUCCESS", "part-00000.parquet"]  # not yet visible
+    assert read_manifest(CLIENTS, date)["run"] == "run=run1"  # staged parts are not visible
     second.abort()
-    assert read_manifest(CLIENTS, root, "p", "2026-11-01")["rows"] == 3
+    assert sorted(p.name for p in folder.iterdir()) == ["_SUCCESS", "run=run1"]
+    assert not (tmp_path / "p/inference-output/model=m/_pending").exists()
 
-    third = DatePartitionWriter(CLIENTS, root, "p", "2026-11-01", "parquet", "run3")
+    third = DatePartitionWriter(CLIENTS, date, "parquet", "run3")
     third.write_part(part(5), 5)
     third.write_part(part(5), 5)
     third.commit({"rows": 10})
     manifest = json.loads((folder / "_SUCCESS").read_text())
     assert manifest["rows"] == 10 and [p["rows"] for p in manifest["parts"]] == [5, 5]
-    assert sorted(p.name for p in folder.iterdir()) == ["_SUCCESS", "part-00000.parquet", "part-00001.parquet"]
-    assert not (tmp_path / "p/inference-output/_staging").exists()
+    assert sorted(p.name for p in folder.iterdir()) == ["_SUCCESS", "run=run3"]  # run1 collected
+    assert [pq.read_table(uri).num_rows for uri in committed_parts(CLIENTS, date)] == [5, 5]
 
 
-def test_leftover_staging_of_a_killed_run_is_cleared(tmp_path):
-    killed = DatePartitionWriter(CLIENTS, str(tmp_path), "p", "2026-11-01", "parquet", "dead")
-    killed.write_part(part(1), 1)
-    fresh = DatePartitionWriter(CLIENTS, str(tmp_path), "p", "2026-11-01", "parquet", "new")
-    fresh.commit({"rows": 0})
-    assert not (tmp_path / "p/inference-output/_staging").exists()
+def test_a_commit_never_replaces_a_date_someone_else_committed_meanwhile(tmp_path):
+    date = f"{tmp_path}/p/inference-output/model=m/date=2026-11-01"
+    slow = DatePartitionWriter(CLIENTS, date, "parquet", "slow")
+    slow.write_part(part(2), 2)
+    fast = DatePartitionWriter(CLIENTS, date, "parquet", "fast")
+    fast.write_part(part(4), 4)
+    fast.commit({"rows": 4, "inference_run_id": "fast"})
+    with pytest.raises(PipelineError, match="committed by another run \\(fast\\)"):
+        slow.commit({"rows": 2, "inference_run_id": "slow"})
+    assert read_manifest(CLIENTS, date)["rows"] == 4
+    assert not (tmp_path / "p/inference-output/model=m/date=2026-11-01/run=slow").exists()
+
+
+def test_output_written_before_run_folders_is_replaced_and_collected(tmp_path):
+    folder = tmp_path / "p/inference-output/model=m/date=2026-11-01"
+    (folder / "_quarantine").mkdir(parents=True)
+    (folder / "part-00000.parquet").write_bytes(part(1))
+    (folder / "_quarantine/part-00000.parquet").write_bytes(part(1))
+    legacy = {"parts": [{"path": "part-00000.parquet"}], "quarantine": [{"path": "_quarantine/part-00000.parquet"}]}
+    (folder / "_SUCCESS").write_text(json.dumps(legacy))
+    writer = DatePartitionWriter(CLIENTS, str(folder), "parquet", "new")
+    writer.write_part(part(2), 2)
+    writer.commit({"rows": 2})
+    assert sorted(p.name for p in folder.iterdir()) == ["_SUCCESS", "run=new"]
+
+
+def test_leftovers_of_a_killed_run_are_swept_for_any_idle_date(tmp_path):
+    model = f"{tmp_path}/p/inference-output/model=m"
+    for day, run in (("2026-11-01", "dead"), ("2026-11-02", "live")):
+        killed = DatePartitionWriter(CLIENTS, f"{model}/date={day}", "parquet", run)
+        killed.write_part(part(1), 1)  # ... and the process died here
+    removed = sweep_abandoned(CLIENTS, model, idle=lambda date, shard: date == "2026-11-01")
+    assert removed == [f"{model}/date=2026-11-01/run=dead"]
+    assert not (tmp_path / "p/inference-output/model=m/date=2026-11-01").exists()
+    assert (tmp_path / "p/inference-output/model=m/date=2026-11-02/run=live/part-00000.parquet").exists()
+    assert [p.name for p in (tmp_path / "p/inference-output/model=m/_pending").iterdir()] == [
+        "date=2026-11-02~run=live.json"
+    ]
+
+
+def test_staging_left_by_an_older_release_is_swept_too(tmp_path):
+    staging = tmp_path / "p/inference-output/model=m/_staging"
+    (staging / "date=2026-11-01/run=old").mkdir(parents=True)
+    (staging / "date=2026-11-01/run=old/part-00000.parquet").write_bytes(part(1))
+    (staging / "date=2026-11-01/replaced").mkdir()
+    assert sweep_abandoned(CLIENTS, str(staging.parent), idle=lambda date, shard: date == "2026-11-01")
+    assert not staging.exists()
+
+
+def test_a_run_whose_parts_were_swept_refuses_to_commit(tmp_path):
+    model = f"{tmp_path}/p/inference-output/model=m"
+    writer = DatePartitionWriter(CLIENTS, f"{model}/date=2026-11-01", "parquet", "r")
+    writer.write_part(part(1), 1)
+    sweep_abandoned(CLIENTS, model, idle=lambda date, shard: True)
+    with pytest.raises(PipelineError, match="removed by another process"):
+        writer.commit({"rows": 1})
+    assert read_manifest(CLIENTS, f"{model}/date=2026-11-01") is None
 
 
 def test_a_date_without_success_has_no_manifest(tmp_path):
-    assert read_manifest(CLIENTS, str(tmp_path), "p", "2026-11-01") is None
+    assert read_manifest(CLIENTS, f"{tmp_path}/p/inference-output/date=2026-11-01") is None
 
 
 def test_producer_is_durable_and_passes_security_settings_through(monkeypatch):

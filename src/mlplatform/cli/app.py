@@ -21,6 +21,7 @@ from mlplatform.cli import config, model, sagemaker, schedule, scoring, training
 from mlplatform.cli.context import CliState, state
 from mlplatform.cli.logs import configure_logging
 from mlplatform.errors import MLPlatformError
+from mlplatform.redact import redact
 
 
 class _Group(TyperGroup):
@@ -36,11 +37,11 @@ class _Group(TyperGroup):
 
 def print_error(exc: MLPlatformError, verbose: bool) -> None:
     if verbose:
-        traceback.print_exception(exc, file=sys.stderr)
+        sys.stderr.write(redact("".join(traceback.format_exception(exc))))
     # Plain print: one unwrapped line a grep or a log collector can read, then the fix.
-    print(f"Error: {exc.headline}", file=sys.stderr)
+    print(f"Error: {redact(exc.headline)}", file=sys.stderr)
     if exc.fix:
-        print(f"  Fix: {exc.fix}", file=sys.stderr)
+        print(f"  Fix: {redact(exc.fix)}", file=sys.stderr)
 
 
 app = typer.Typer(

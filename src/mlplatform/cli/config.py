@@ -11,6 +11,7 @@ import typer
 from mlplatform.cli import render
 from mlplatform.cli.context import load_with_sources
 from mlplatform.cli.options import JsonOption
+from mlplatform.redact import redact_uri
 
 app = typer.Typer(
     help="Show the effective settings and where each can be set.",
@@ -38,7 +39,8 @@ def config_show(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
     loaded = load_with_sources(ctx)
     settings = loaded.settings
-    values = settings.model_dump(mode="json") | {"resolved_tracking_uri": settings.resolved_tracking_uri}
+    values = settings.model_dump(mode="json") | {"resolved_tracking_uri": redact_uri(settings.resolved_tracking_uri)}
+    values["tracking_uri"] = redact_uri(values["tracking_uri"]) if values["tracking_uri"] else None
     values["hyperparameters"] = model_params(settings).model_dump(mode="json")  # the family's defaults filled in
     flat = _flatten(values)
     sources = {path: loaded.source_of(path) for path in flat if path != "resolved_tracking_uri"}

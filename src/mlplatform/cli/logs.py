@@ -11,6 +11,8 @@ import warnings
 from datetime import UTC, datetime
 from typing import Literal
 
+from mlplatform.redact import RedactingFilter
+
 LogFormat = Literal["text", "json"]
 NOISY = ("mlflow", "alembic", "botocore", "urllib3", "git")
 
@@ -51,6 +53,7 @@ def configure_logging(verbose: bool, log_format: LogFormat = "text") -> None:
 
         handler = RichHandler(console=stderr(), show_path=verbose, rich_tracebacks=verbose, markup=False)
         handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.addFilter(RedactingFilter())
     logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
     logging.getLogger("mlplatform").setLevel(logging.DEBUG if verbose else logging.INFO)
     for noisy in NOISY:

@@ -12,6 +12,7 @@ import typer
 from mlplatform.cli import render
 from mlplatform.cli.context import load
 from mlplatform.cli.options import JsonOption, ModelNameOption, ReasonOption, TrackingOption
+from mlplatform.redact import redact_uri
 
 if TYPE_CHECKING:
     from mlplatform.config.settings import Settings
@@ -48,17 +49,18 @@ def model_list(
     if as_json:
         render.print_json([asdict(v) | {"created": v.created.isoformat()} for v in versions])
         return
-    metric = settings.promotion.metric
+    regression = any("rmse" in v.metrics for v in versions)
+    metric = settings.promotion.metric or ("rmse" if regression else "f1_macro")
     listing = render.table(
-        f"{settings.model_name} ({settings.resolved_tracking_uri})",
-        *("version", "aliases", metric, "accuracy", "gate", "created (UTC)", "run"),
+        f"{settings.model_name} ({redact_uri(settings.resolved_tracking_uri)})",
+        *("version", "aliases", metric, "r2" if regression else "accuracy", "gate", "created (UTC)", "run"),
     )
     for v in versions:
         listing.add_row(
             v.version,
             ", ".join(v.aliases),
             render.fmt(v.metrics.get(metric)),
-            render.fmt(v.metrics.get("accuracy")),
+            render.fmt(v.metrics.get("r2" if regression else "accuracy")),
             v.tags.get("promotion.decision", ""),
             f"{v.created:%Y-%m-%d %H:%M:%S}",
             (v.run_id or "")[:12],

@@ -53,6 +53,12 @@ def score(
         str | None, typer.Option(help="Output root, a folder or s3://bucket/prefix (default: <home>/data).")
     ] = None,
     id_column: Annotated[str | None, typer.Option(help="Input column with the row id.")] = None,
+    allow_empty: Annotated[
+        bool, typer.Option("--allow-empty", help="Commit an empty date when the input has no rows.")
+    ] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="If this model and date is being scored already, wait (else exit 75).")
+    ] = False,
     fail_on_drift: Annotated[
         bool | None, typer.Option("--fail-on-drift/--warn-on-drift", help="Exit 1 when a feature drifts.")
     ] = None,
@@ -72,6 +78,8 @@ def score(
         "data_root": data_root,
         "id_column": id_column,
         "drift": {"fail_on_drift": fail_on_drift},
+        "wait": wait or None,
+        "allow_empty": allow_empty or None,
     }
     settings = load(ctx, model_name=model_name, tracking_uri=tracking_uri, inference=inference)
     write_result(result_json, run_scoring(settings, logical_date(run_date)).run_id)
@@ -95,13 +103,46 @@ def print_scoring_summary(outcome: ScoringOutcome) -> None:
     summary.add_row("Rows", f"{outcome.rows:,} scored, {outcome.bad_rows:,} quarantined")
     summary.add_row("Speed", f"{outcome.rows_per_second:,.0f} rows/s ({outcome.seconds:.1f}s in all)")
     total = max(outcome.rows, 1)
-    summary.add_row("Classes", ", ".join(f"{k} {v / total:.1%}" for k, v in outcome.class_counts.items()))
+    if outcome.class_counts:
+        summary.add_row("Classes", ", ".join(f"{k} {v / total:.1%}" for k, v in outcome.class_counts.items()))
+    if outcome.prediction_stats:
+        stats = outcome.prediction_stats
+        mean, low, high = stats["prediction_mean"], stats["prediction_min"], stats["prediction_max"]
+        summary.add_row("Predictions", f"mean {mean:.4g}, min {low:.4g}, max {high:.4g}")
     for result in outcome.sinks.values():
         summary.add_row("Output" if result.name == "storage" else result.name.title(), result.summary)
     if outcome.drift is not None:
         drifted = ", ".join(outcome.drift.drifted) or "none"
         summary.add_row("Drift", f"max PSI {outcome.drift.max_psi:.3f}; drifted: {drifted}")
     render.stdout().print(summary)
+
+
+def publish(
+    ctx: typer.Context,
+    run_date: DateOption = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Publish again even if the committed run was published already.")
+    ] = False,
+    data_root: Annotated[str | None, typer.Option(help="Output root the date was committed to.")] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="If this model and date is being scored, wait (else exit 75).")
+    ] = False,
+    model_name: ModelNameOption = None,
+) -> None:
+    """Publish a committed date to Kafka again from its files, without re-scoring (after a failed publish)."""
+    from mlplatform.flows.scoring import run_publish
+
+    inference: dict[str, Any] = {"data_root": data_root, "wait": wait or None}
+    settings = load(ctx, model_name=model_name, inference=inference)
+    day = logical_date(run_date)
+    err = render.stderr()
+    err.print(f"Publishing {day} of {settings.model_name} -> Kafka topic {settings.inference.kafka.topic}")
+    outcome = run_publish(settings, day, render.RichReporter(err), force=force)
+    out = render.stdout()
+    if not outcome.results:
+        out.print(f"{day}: run {outcome.inference_run_id} was published already (pass --force to send it again)")
+    for result in outcome.results.values():
+        out.print(f"{day}: {result.name}: {result.summary} (run {outcome.inference_run_id})")
 
 
 def check(
@@ -127,4 +168,5 @@ def register(app: typer.Typer) -> None:
     app.command(
         epilog="Examples: mlplatform score --rows 1000000 · mlplatform score --input s3://bucket/in/ --date 2026-11-22"
     )(score)
+    app.command(epilog="Example: KAFKA_BOOTSTRAP_SERVERS=broker:9092 mlplatform publish --date 2026-11-22")(publish)
     app.command(epilog="Example: KAFKA_BOOTSTRAP_SERVERS=broker:9092 mlplatform check")(check)

@@ -9,7 +9,7 @@ import sys
 import typing
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -27,6 +27,7 @@ from mlplatform.cli.options import (
     logical_date,
     write_result,
 )
+from mlplatform.redact import redact_uri
 
 if TYPE_CHECKING:
     from mlplatform.config.settings import Settings
@@ -41,6 +42,12 @@ def training_settings(
     model_name: str | None = None,
     experiment: str | None = None,
     tracking_uri: str | None = None,
+    model: str | None = None,
+    task: str | None = None,
+    id_column: str | None = None,
+    drop_columns: str | None = None,
+    categorical: str | None = None,
+    drop_unlabeled: bool | None = None,
 ) -> Settings:
     from mlplatform.models import parse_assignments
 
@@ -51,8 +58,18 @@ def training_settings(
         model_name=model_name,
         experiment_name=experiment,
         tracking_uri=tracking_uri,
+        model_family=model,
+        task=task,
+        id_column=id_column,
+        drop_columns=_names(drop_columns),
+        categorical_columns=_names(categorical),
+        drop_unlabeled=drop_unlabeled or None,  # not given: the config's value stands
         hyperparameters=parse_assignments(param) if param else None,
     )
+
+
+def _names(value: str | None) -> list[str] | None:
+    return [name.strip() for name in value.split(",") if name.strip()] if value is not None else None
 
 
 def train(
@@ -63,10 +80,25 @@ def train(
     model_name: ModelNameOption = None,
     experiment: ExperimentOption = None,
     tracking_uri: TrackingOption = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Model family: random_forest (default) or hist_gradient_boosting.")
+    ] = None,
+    task: Annotated[
+        str | None, typer.Option(help="classification, regression or auto (default: guessed from the target).")
+    ] = None,
+    id_column: Annotated[str | None, typer.Option(help="Row id column: not a feature, carried to predictions.")] = None,
+    drop_columns: Annotated[str | None, typer.Option(help="Comma-separated columns that are not features.")] = None,
+    categorical: Annotated[
+        str | None, typer.Option(help="Comma-separated columns to treat as categories (e.g. integer codes).")
+    ] = None,
+    drop_unlabeled: Annotated[bool, typer.Option("--drop-unlabeled", help="Leave out rows without a label.")] = False,
     result_json: ResultJsonOption = None,
 ) -> None:
     """Train a model, log it to MLflow, register it and run the promotion gate."""
-    settings = training_settings(ctx, data, target, param, model_name, experiment, tracking_uri)
+    settings = training_settings(
+        ctx, data, target, param, model_name, experiment, tracking_uri, model, task, id_column, drop_columns,
+        categorical, drop_unlabeled,
+    )  # fmt: skip
     write_result(result_json, run_training(settings).run_id)
 
 
@@ -106,8 +138,10 @@ def run_training(settings: Settings) -> TrainingOutcome:
     err = render.stderr()
     err.print(
         f"Training [bold]{settings.model_name}[/] on {settings.train_data or 'built-in Iris'} "
-        f"[dim](env {settings.env}, MLflow {settings.resolved_tracking_uri})[/]"
+        f"[dim](env {settings.env}, MLflow {redact_uri(settings.resolved_tracking_uri)})[/]"
     )
+    if settings.train_data and "model_name" not in settings.model_fields_set:
+        err.print(f"[yellow]Model name {settings.model_name!r} derived from the data file[/] (set --model-name)")
     outcome = flow(settings, render.RichReporter(err))
     print_training_summary(outcome, settings)
     return outcome
@@ -116,10 +150,11 @@ def run_training(settings: Settings) -> TrainingOutcome:
 def print_training_summary(outcome: TrainingOutcome, settings: Settings) -> None:
     decision = outcome.decision
     summary = render.table(f"Training run {outcome.run_id}", "", "", show_header=False)
-    summary.add_row("Model", f"{outcome.model_name} v{outcome.version}")
+    summary.add_row("Model", f"{outcome.model_name} v{outcome.version} ({outcome.family}, {outcome.task})")
     summary.add_row("Data", f"{outcome.data_source} ({outcome.rows} rows)")
-    for name in ("accuracy", "precision_macro", "recall_macro", "f1_macro", "training_time_s"):
-        summary.add_row(name, f"{outcome.metrics[name]:.4f}")
+    for name in ("accuracy", "precision_macro", "recall_macro", "f1_macro", "rmse", "mae", "r2", "training_time_s"):
+        if name in outcome.metrics:
+            summary.add_row(name, f"{outcome.metrics[name]:.4f}")
     promotion = settings.promotion
     alias = promotion.champion_alias if decision.promote else promotion.challenger_alias
     verdict = f"[green]{alias}[/]" if decision.promote else f"[yellow]{alias}[/]"
@@ -134,7 +169,7 @@ def print_training_summary(outcome: TrainingOutcome, settings: Settings) -> None
 
 def ui_hint(settings: Settings) -> str:
     """How to see this run in the MLflow UI, as a command that works exactly as printed."""
-    uri = settings.resolved_tracking_uri
+    uri = redact_uri(settings.resolved_tracking_uri)
     if settings.uses_embedded_store:
         home = "" if settings.state_dir == Path(".mlplatform").resolve() else f" --home {settings.state_dir}"
         return f"{invoked_as()}{home} ui   (then open http://127.0.0.1:5000)"

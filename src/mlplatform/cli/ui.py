@@ -11,6 +11,7 @@ import typer
 from mlplatform.cli import render
 from mlplatform.cli.context import load
 from mlplatform.cli.options import TrackingOption
+from mlplatform.redact import redact_uri
 
 
 def ui(
@@ -22,7 +23,7 @@ def ui(
     settings = load(ctx, tracking_uri=tracking_uri)
     uri = settings.resolved_tracking_uri
     if not settings.uses_embedded_store:
-        render.stdout().print(f"MLflow UI: {uri}")
+        render.stdout().print(f"MLflow UI: {redact_uri(uri)}")
         return
     if not (settings.state_dir / "mlflow.db").exists():
         from mlplatform.errors import BadInputError

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,13 @@ log = logging.getLogger(__name__)
 
 # MLPLATFORM_* variables that are read outside the settings model (not settings themselves).
 OTHER_VARIABLES = frozenset(
-    {"MLPLATFORM_CONFIG_DIR", "MLPLATFORM_ACTOR", "MLPLATFORM_GIT_COMMIT", "MLPLATFORM_SAGEMAKER_ROOT"}
+    {
+        "MLPLATFORM_CONFIG_DIR",
+        "MLPLATFORM_ACTOR",
+        "MLPLATFORM_GIT_COMMIT",
+        "MLPLATFORM_SAGEMAKER_ROOT",
+        "MLPLATFORM_ALLOW_PICKLE_MODELS",
+    }
 )
 DEFAULT = "default"
 FLAG = "flag"
@@ -99,6 +106,7 @@ def load_settings_with_sources(env: str | None = None, **overrides: Any) -> Load
         for leaf in _leaves(values):
             sources[leaf] = _env_label(leaf) if label == "env" else label
     merged["env"] = env
+    _derive_names(merged, sources)
     if given_env:
         sources["env"] = "env MLPLATFORM_ENV" if os.environ.get("MLPLATFORM_ENV") == env else FLAG
     elif env != "local":
@@ -112,6 +120,26 @@ def load_settings_with_sources(env: str | None = None, **overrides: Any) -> Load
         origin = {FLAG: "a command-line flag", DEFAULT: "the default"}.get(source, source)
         raise ConfigError(headline, f"{allowed} (the value came from {origin})") from None
     return LoadedSettings(settings, sources)
+
+
+def _derive_names(merged: dict[str, Any], sources: dict[str, str]) -> None:
+    """Unset names follow the data: your churn.csv trains `churn-model`, never `iris-model`;
+    the training experiment is `<model_name>-training`."""
+    data = merged.get("train_data")
+    if "model_name" not in merged and data not in (None, "builtin:iris"):
+        merged["model_name"] = model_name_for(str(data))
+        sources["model_name"] = "derived from train_data"
+    if "experiment_name" not in merged:
+        merged["experiment_name"] = f"{merged.get('model_name', 'iris-model')}-training"
+        sources["experiment_name"] = "derived from model_name"
+
+
+def model_name_for(data: str) -> str:
+    """`s3://b/churn.parquet`, `data/churn/` or `churn.csv` -> `churn-model`."""
+    name = data.rstrip("/").rsplit("/", 1)[-1] or "data"
+    stem = name.split(".", 1)[0] if "." in name else name
+    slug = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-") or "data"
+    return f"{slug}-model"
 
 
 def _toml(path: Path) -> dict[str, Any]:

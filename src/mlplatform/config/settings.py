@@ -17,7 +17,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["local", "staging", "prod"]
 ENVIRONMENTS: tuple[str, ...] = ("local", "staging", "prod")
-PromotionMetric = Literal["f1_macro", "accuracy", "precision_macro", "recall_macro"]
+PromotionMetric = Literal["f1_macro", "accuracy", "precision_macro", "recall_macro", "rmse", "mae", "r2"]
+TaskChoice = Literal["auto", "classification", "regression"]
 
 
 class PromotionSettings(BaseModel):
@@ -25,7 +26,9 @@ class PromotionSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    metric: PromotionMetric = Field("f1_macro", description="Holdout metric both models are compared on.")
+    metric: PromotionMetric | None = Field(
+        None, description="Holdout metric both models are compared on; default f1_macro (classes) or rmse."
+    )
     tolerance: float = Field(0.0, ge=0.0, le=1.0, description="How much worse than the champion a candidate may be.")
     auto_promote: bool = Field(True, description="False: new versions only ever become 'challenger'.")
     champion_alias: str = Field("production", description="Alias readers resolve for the live model.")
@@ -121,6 +124,10 @@ class InferenceSettings(BaseModel):
         None, description="Sub-partition of this host's output, e.g. host=algo-2 (set by the SageMaker entrypoint)."
     )
     row_id_offset: int = Field(0, ge=0, description="Added to positional row ids (keeps hosts' ids apart).")
+    allow_empty: bool = Field(False, description="An input without rows commits an empty date (else an error).")
+    wait: bool = Field(
+        False, description="When the same model and date is being scored elsewhere: wait (else exit 75 at once)."
+    )
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     drift: DriftSettings = Field(default_factory=DriftSettings)
 
@@ -216,14 +223,15 @@ class Settings(BaseSettings):
     model_name: str = Field(
         "iris-model",
         min_length=1,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
         validation_alias=AliasChoices("MLPLATFORM_MODEL_NAME", "MODEL_NAME"),
-        description="Registered model name.",
+        description="Registered model name; default iris-model, or <data file name>-model for your data.",
     )
     experiment_name: str = Field(
-        "iris-training",
+        "iris-model-training",
         min_length=1,
         validation_alias=AliasChoices("MLPLATFORM_EXPERIMENT_NAME", "EXPERIMENT_NAME"),
-        description="MLflow experiment for training runs.",
+        description="MLflow experiment for training runs; default <model_name>-training.",
     )
     project: str = Field("iris", min_length=1, description="Project prefix in output paths.")
     train_data: str | None = Field(
@@ -233,7 +241,18 @@ class Settings(BaseSettings):
         None, description="Holdout data (same columns); default: a stratified split of the training data."
     )
     target_column: str = Field("target", min_length=1, description="Label column of the training data.")
-    test_size: float = Field(0.2, gt=0.0, lt=1.0, description="Fraction of rows held out, stratified.")
+    test_size: float = Field(0.2, gt=0.0, lt=1.0, description="Fraction of rows held out (stratified for classes).")
+    task: TaskChoice = Field(
+        "auto", description="classification, regression, or auto: numbers with fractions or many values = regression."
+    )
+    id_column: str | None = Field(
+        None, description="Row id column: not a feature; carried to the predictions (any type)."
+    )
+    drop_columns: list[str] = Field(default_factory=list, description="Columns that are not features.")
+    categorical_columns: list[str] = Field(
+        default_factory=list, description="Columns to treat as categories, e.g. integer codes."
+    )
+    drop_unlabeled: bool = Field(False, description="Leave out rows with a missing label (else they are an error).")
     model_family: str = Field(
         "random_forest", min_length=1, description="Model family to train (see the hyperparameter table)."
     )

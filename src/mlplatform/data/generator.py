@@ -1,8 +1,11 @@
-"""Iris-like rows drawn from a model's training profile, so a demo batch looks like its data.
+"""Rows drawn from a model's training profile, so a demo batch looks like its data.
 
-Each row picks a class with the training class frequencies, then draws every feature from that
-class's mean and standard deviation, clipped to the feature's training range. Batches are
-generated one at a time (bounded memory) from a seed and the batch's first row id.
+Classification: each row picks a class with the training class frequencies, then draws every
+numeric feature from that class's mean and standard deviation, clipped to the training range.
+Regression: numeric features from their training quantiles. Categorical features are drawn
+from the training category frequencies; each feature is blank in the same share of rows as in
+training. Batches are generated one at a time (bounded memory) from a seed and the batch's
+first row id.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from mlplatform.errors import DataError
 
@@ -24,30 +28,71 @@ def generated_batches(
     seed: int,
     batch_size: int,
     row_id_offset: int = 0,
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(row_ids, features) batches; features are rows x len(feature_names) float64."""
+) -> Iterator[tuple[np.ndarray, pd.DataFrame]]:
+    """(row_ids, model input) batches, columns in `feature_names` order."""
     if profile is None:
         raise DataError(
             "the model has no training profile to generate rows from",
             "score files with --input, or use a model trained by `mlplatform train`",
         )
-    columns = profile["feature_names"]
-    missing = [name for name in feature_names if name not in columns]
+    stats = profile["features"]
+    missing = [name for name in feature_names if name not in stats]
     if missing:
         raise DataError(f"the training profile lacks feature {missing[0]!r}", "score files with --input")
-    order = [columns.index(name) for name in feature_names]
-    classes = list(profile["classes"].values())
-    weights = np.array([c["fraction"] for c in classes], dtype=float)
-    weights /= weights.sum()
-    means = np.array([c["mean"] for c in classes], dtype=float)[:, order]
-    stds = np.array([c["std"] for c in classes], dtype=float)[:, order]
-    low = np.array([profile["features"][n]["min"] for n in feature_names])
-    high = np.array([profile["features"][n]["max"] for n in feature_names])
+    numeric = [name for name in feature_names if stats[name]["kind"] == "numeric"]
+    classes = list(profile.get("classes", {}).values())
     for start in range(0, rows, batch_size):
         size = min(batch_size, rows - start)
         rng = np.random.default_rng([seed, start])
-        picked = rng.choice(len(classes), size=size, p=weights)
-        features = means[picked] + stds[picked] * rng.standard_normal((size, len(feature_names)))
-        np.clip(features, low, high, out=features)
-        np.round(features, DECIMALS, out=features)
-        yield np.arange(row_id_offset + start, row_id_offset + start + size, dtype=np.int64), features
+        columns: dict[str, Any] = {}
+        if classes:
+            columns |= _numeric_by_class(rng, size, classes, numeric, stats)
+        else:
+            columns |= {name: _from_quantiles(rng, size, stats[name]) for name in numeric}
+        for name in feature_names:
+            if name not in columns:
+                columns[name] = _categories(rng, size, stats[name])
+            _blank(rng, columns[name], stats[name].get("missing", 0.0))
+        ids = np.arange(row_id_offset + start, row_id_offset + start + size, dtype=np.int64)
+        frame = {name: pd.Series(columns[name], dtype=None if name in numeric else object) for name in feature_names}
+        yield ids, pd.DataFrame(frame)
+
+
+def _numeric_by_class(
+    rng: np.random.Generator, size: int, classes: list[dict[str, Any]], numeric: list[str], stats: dict[str, Any]
+) -> dict[str, np.ndarray]:
+    weights = np.array([c["fraction"] for c in classes], dtype=float)
+    picked = rng.choice(len(classes), size=size, p=weights / weights.sum())
+    means = np.array([[c["mean"][n] for n in numeric] for c in classes], dtype=float)
+    stds = np.array([[c["std"][n] for n in numeric] for c in classes], dtype=float)
+    features = means[picked] + stds[picked] * rng.standard_normal((size, len(numeric)))
+    low = np.array([stats[n]["min"] for n in numeric])
+    high = np.array([stats[n]["max"] for n in numeric])
+    np.clip(features, low, high, out=features)
+    np.round(features, DECIMALS, out=features)
+    return {name: np.ascontiguousarray(features[:, i]) for i, name in enumerate(numeric)}
+
+
+def _from_quantiles(rng: np.random.Generator, size: int, stats: dict[str, Any]) -> np.ndarray:
+    """Inverse CDF through (0, min), the profile's quantiles and (1, max)."""
+    points = sorted((float(q), v) for q, v in stats["quantiles"].items())
+    cdf = np.array([0.0, *(q for q, _ in points), 1.0])
+    values = np.array([stats["min"], *(v for _, v in points), stats["max"]])
+    return np.round(np.interp(rng.random(size), cdf, values), DECIMALS)
+
+
+def _categories(rng: np.random.Generator, size: int, stats: dict[str, Any]) -> np.ndarray:
+    categories = list(stats["categories"])
+    if not categories:
+        return np.full(size, None, dtype=object)
+    weights = np.array(list(stats["categories"].values()), dtype=float)
+    picked = rng.choice(len(categories), size=size, p=weights / weights.sum())
+    return np.array(categories, dtype=object)[picked]
+
+
+def _blank(rng: np.random.Generator, column: np.ndarray, share: float) -> None:
+    """Leave the training share of values missing (NaN for numbers, None for categories)."""
+    if share <= 0:
+        return
+    hit = rng.random(len(column)) < share
+    column[hit] = np.nan if column.dtype.kind == "f" else None

@@ -11,11 +11,12 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mlplatform.clients import Clients
+from mlplatform.data.columns import FeatureKind, category_strings
 from mlplatform.errors import DataError
 
 if TYPE_CHECKING:
@@ -81,9 +82,15 @@ def open_dataset(uri: str, clients: Clients) -> tuple[ds.Dataset, tuple[str, ...
         hasher = hashlib.sha256()
         for item in infos:
             hasher.update(f"{item.path}\x1f{item.size}\x1f{item.mtime_ns}\n".encode())
-        return pads.dataset(list(files), filesystem=filesystem, format=fmt), files, hasher.hexdigest()[:16]
+        dataset = pads.dataset(list(files), filesystem=filesystem, format=fmt)
+        dataset.schema.names  # noqa: B018 - column names decode here: fail now, with the file named
+        return dataset, files, hasher.hexdigest()[:16]
     except DataError:
         raise
+    except UnicodeDecodeError:
+        raise DataError(
+            f"the column names of {uri} are not UTF-8 text", "save the file as UTF-8 (or rename the columns)"
+        ) from None
     except (pa.ArrowInvalid, OSError) as exc:
         raise _read_error(uri, exc, hint) from None
 
@@ -140,13 +147,14 @@ def _first_line(exc: BaseException) -> str:
 
 @dataclass(frozen=True)
 class FeatureStream:
-    """Input rows read in batches: (row_ids, float64 features) in the model's column order."""
+    """Input rows read in batches: (row_ids, model input frame) in the model's column order."""
 
     source: str
     files: tuple[str, ...]
     fingerprint: str
     total_rows: int | None
-    batches: Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]]
+    batches: Callable[[], Iterator[tuple[np.ndarray, pd.DataFrame]]]
+    id_column: str | None = None  # the input column the row ids come from (else positions)
 
 
 def resolve_partition(uri: str, logical_date: str, clients: Clients) -> str:
@@ -165,32 +173,32 @@ def resolve_partition(uri: str, logical_date: str, clients: Clients) -> str:
 
 def stream_features(
     uri: str,
-    feature_names: list[str],
-    id_column: str | None,
+    kinds: dict[str, FeatureKind],
+    id_column: str | Callable[[], str | None] | None,
     batch_size: int,
     check_schema: Callable[[pa.Schema, str], None],
     clients: Clients,
     row_id_offset: int = 0,
 ) -> FeatureStream:
-    """Open `uri` lazily, check its columns with `check_schema`, and stream fixed-size batches."""
+    """Open `uri` lazily, check its columns with `check_schema`, and stream fixed-size batches.
+    `id_column` may be a callable, read after the check (which may choose it from the schema)."""
     import pyarrow as pa
 
     dataset, files, fingerprint = open_dataset(uri, clients)
-    check_schema(dataset.schema, uri)
+    check_schema(dataset.schema, uri)  # may settle the id column (callable), so read it after
+    id_column = id_column() if callable(id_column) else id_column
     parquet = all(file_format(f) == "parquet" for f in files)
     total = dataset.count_rows() if parquet else None  # Parquet knows; CSV would need a full read
-    columns = [*feature_names, *([id_column] if id_column else [])]
+    columns = [*kinds, *([id_column] if id_column and id_column not in kinds else [])]
 
-    def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def batches() -> Iterator[tuple[np.ndarray, pd.DataFrame]]:
         position = row_id_offset
         try:
             for batch in _rebatch(dataset.to_batches(columns=columns, batch_size=batch_size), batch_size):
                 size = batch.num_rows
-                features = np.empty((size, len(feature_names)), dtype=np.float64)
-                for index, name in enumerate(feature_names):
-                    features[:, index] = _as_float(batch.column(name))
+                features = model_input(batch, kinds)
                 if id_column:
-                    row_ids = np.asarray(_as_int(batch.column(id_column), id_column, uri))
+                    row_ids = _row_ids(batch.column(id_column), id_column, uri)
                 else:
                     row_ids = np.arange(position, position + size, dtype=np.int64)
                 position += size
@@ -198,7 +206,7 @@ def stream_features(
         except (pa.ArrowInvalid, OSError) as exc:
             raise _read_error(uri, exc, "check that every file has the same columns and numeric values") from None
 
-    return FeatureStream(uri, files, fingerprint, total, batches)
+    return FeatureStream(uri, files, fingerprint, total, batches, id_column)
 
 
 def _rebatch(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:
@@ -222,20 +230,30 @@ def _rebatch(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.Record
         yield from pa.Table.from_batches(pending).combine_chunks().to_batches()
 
 
-def _as_float(column: pa.Array) -> np.ndarray:
+def model_input(batch: pa.RecordBatch, kinds: dict[str, FeatureKind]) -> pd.DataFrame:
+    """Raw Arrow columns as the model takes them: float64 numbers (NaN = missing), string
+    categories (None = missing); the same values `columns.feature_frame` gives at training."""
+    import pandas as pd
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    return pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+    columns: dict[str, Any] = {}
+    for name, kind in kinds.items():
+        column = batch.column(name)
+        if kind == "numeric":
+            columns[name] = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+        else:
+            columns[name] = pd.Series(category_strings(column).to_numpy(zero_copy_only=False), dtype=object)
+    return pd.DataFrame(columns)
 
 
-def _as_int(column: pa.Array, name: str, uri: str) -> np.ndarray:
+def _row_ids(column: pa.Array, name: str, uri: str) -> np.ndarray:
+    """Whole numbers as int64, anything else as strings: ids of any type are carried through."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if column.null_count:
         raise DataError(f"id column {name!r} of {uri} has missing values", "every row needs an id")
-    try:
+    if pa.types.is_integer(column.type):
         return pc.cast(column, pa.int64()).to_numpy(zero_copy_only=False)
-    except pa.ArrowInvalid:
-        raise DataError(f"id column {name!r} of {uri} is not an integer", "use an integer row id column") from None
+    return np.asarray(pc.cast(column, pa.string()).to_numpy(zero_copy_only=False), dtype=object)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlplatform.clients import Clients
 from mlplatform.config.settings import Settings
@@ -32,7 +33,10 @@ from mlplatform.schedules.daemon import (
 )
 from mlplatform.schedules.expressions import parse
 from mlplatform.schedules.history import RunHistory
-from mlplatform.sinks.files import read_manifest
+from mlplatform.sinks.files import date_uri, read_manifest, read_published
+
+if TYPE_CHECKING:
+    from mlplatform.flows.scoring import PublishOutcome, ScoringOutcome
 
 log = logging.getLogger(__name__)
 
@@ -196,28 +200,62 @@ def backfill(settings: Settings, start: str, end: str, force: bool) -> list[Back
 
     Stops at the first failure (later dates are not run) and says so; history records all.
     """
-    from mlplatform.flows.scoring import run_scoring
-
     clients = Clients()
     history = history_for(settings)
     results: list[BackfillResult] = []
     for logical_date in dates_between(start, end):
-        if not force and read_manifest(clients, settings.data_root, settings.project, logical_date) is not None:
-            history.record("inference", logical_date, None, "backfill", "skipped", "already complete (_SUCCESS)")
-            results.append(BackfillResult(logical_date, "skipped", "already complete (_SUCCESS)"))
-            continue
-        row = history.start("inference", logical_date, None, "backfill")
-        try:
-            with pipeline_lock(settings.state_dir, "inference"):
-                outcome = run_scoring(settings, logical_date, clients=clients)
-        except MLPlatformError as exc:
-            history.finish(row, "failed", str(exc))
-            results.append(BackfillResult(logical_date, "failed", str(exc)))
-            event("backfill_stopped", logical_date=logical_date, error=str(exc))
+        folder = date_uri(settings.data_root, settings.project, settings.model_name, logical_date)
+        with pipeline_lock(settings.state_dir, "inference"):
+            # checked under the lock: a backfill that held it before us may have just done this date
+            manifest = None if force else read_manifest(clients, folder)
+            if manifest is not None and _published(settings, clients, folder, manifest):
+                history.record("inference", logical_date, None, "backfill", "skipped", "already complete (_SUCCESS)")
+                results.append(BackfillResult(logical_date, "skipped", "already complete (_SUCCESS)"))
+                continue
+            if manifest is not None:  # committed, but its publish failed: publish, do not re-score
+                outcome = _backfill_date(settings, logical_date, history, clients, results, publish_only=True)
+            else:
+                outcome = _backfill_date(settings, logical_date, history, clients, results)
+        if outcome is None:
             break
-        except BaseException:
-            history.finish(row, "interrupted", "backfill interrupted")
-            raise
-        history.finish(row, "succeeded", mlflow_run_id=outcome.run_id)
-        results.append(BackfillResult(logical_date, "succeeded", f"{outcome.rows} rows -> {outcome.output_uri}"))
     return results
+
+
+def _published(settings: Settings, clients: Clients, folder: str, manifest: dict[str, object]) -> bool:
+    """Was the committed run of a date also published (when the settings publish at all)?"""
+    if not settings.inference.kafka.enabled:
+        return True
+    return (read_published(clients, folder) or {}).get("inference_run_id") == manifest.get("inference_run_id")
+
+
+def _backfill_date(
+    settings: Settings,
+    logical_date: str,
+    history: RunHistory,
+    clients: Clients,
+    results: list[BackfillResult],
+    publish_only: bool = False,
+) -> ScoringOutcome | PublishOutcome | None:
+    """One date of a backfill, recorded; None when it failed (the backfill stops there)."""
+    from mlplatform.flows.scoring import run_publish, run_scoring
+
+    row = history.start("inference", logical_date, None, "backfill")
+    try:
+        if publish_only:
+            published = run_publish(settings, logical_date, clients=clients)
+            detail = "published the committed output (it was not yet)"
+            history.finish(row, "succeeded", detail, mlflow_run_id=published.inference_run_id)
+            results.append(BackfillResult(logical_date, "succeeded", f"published {published.output_uri}"))
+            return published
+        outcome = run_scoring(settings, logical_date, clients=clients)
+    except MLPlatformError as exc:
+        history.finish(row, "failed", str(exc))
+        results.append(BackfillResult(logical_date, "failed", str(exc)))
+        event("backfill_stopped", logical_date=logical_date, error=str(exc))
+        return None
+    except BaseException:
+        history.finish(row, "interrupted", "backfill interrupted")
+        raise
+    history.finish(row, "succeeded", mlflow_run_id=outcome.run_id)
+    results.append(BackfillResult(logical_date, "succeeded", f"{outcome.rows} rows -> {outcome.output_uri}"))
+    return outcome

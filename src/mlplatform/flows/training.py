@@ -21,16 +21,18 @@ from mlplatform import __version__
 from mlplatform.clients import Clients
 from mlplatform.config.settings import Settings
 from mlplatform.data.loading import BUILTIN_IRIS, IRIS_TARGET, load_frame
-from mlplatform.data.profile import build_profile
-from mlplatform.data.validation import TrainingData, validate_holdout, validate_training_frame
+from mlplatform.data.profile import build_profile, data_report_markdown
+from mlplatform.data.validation import Task, TrainingData, validate_holdout, validate_training_frame
+from mlplatform.errors import ConfigError
 from mlplatform.flows.progress import LogReporter, StepReporter
 from mlplatform.flows.setup import model_params, model_spec, open_mlflow
 from mlplatform.models import Hyperparameters, ModelSpec
-from mlplatform.plots import confusion_matrix_png, feature_importance_png
+from mlplatform.plots import confusion_matrix_png, feature_importance_png, predicted_vs_actual_png, residuals_png
 from mlplatform.registry.history import AliasEvent
 from mlplatform.registry.mlflow import PROFILE_ARTIFACT, LoggedModel, Mlflow
 from mlplatform.registry.promotion import PromotionDecision, decide
 from mlplatform.registry.uris import version_uri
+from mlplatform.scoring.batch import task_of
 from mlplatform.training import fit as training
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,8 @@ class TrainingOutcome:
     data_source: str
     rows: int
     seconds: float
+    task: str = "classification"
+    family: str = "random_forest"
 
 
 def default_target(settings: Settings) -> str:
@@ -71,16 +75,17 @@ def run_training(
         validation = load_frame(settings.validation_data, clients) if settings.validation_data else None
     with progress.step("Validate data"):
         target = default_target(settings)
-        data = validate_training_frame(loaded.frame, target, settings.test_size)
+        data = validate(settings, loaded.frame, target)
         given = validate_holdout(validation.frame, target, data) if validation is not None else None
+        metric = promotion_metric(settings, data.task)
     with progress.step("Train"):
         if given is not None:
             holdout = training.given_holdout(data, given)
         else:
             holdout = training.split(data, settings.test_size, getattr(params, "random_state", None))
-        model, fit_seconds = training.fit(spec, params, holdout.x_train, holdout.y_train)
+        model, fit_seconds = training.fit(spec, params, data, holdout.x_train, holdout.y_train)
     with progress.step("Evaluate"):
-        evaluation = training.evaluate(model, holdout.x_test, holdout.y_test, data.classes)
+        evaluation = training.evaluate(model, holdout.x_test, holdout.y_test, data)
         metrics = evaluation.all_metrics() | {"training_time_s": fit_seconds}
 
     mlflow = open_mlflow(settings)
@@ -92,10 +97,10 @@ def run_training(
         version_tags = {"data.digest": lineage.digest, "mlplatform.version": __version__}
         if lineage.commit:
             version_tags["mlplatform.git_commit"] = lineage.commit
-        description = f"{spec.title} classifier trained by mlplatform."
+        description = f"{spec.title} {'classifier' if data.task == 'classification' else 'regressor'} (mlplatform)."
         version = mlflow.model.register(logged_model, run_id, version_tags, description=description)
     with progress.step("Promotion gate"):
-        decision, event = _promotion_gate(settings, mlflow, version, trained)
+        decision, event = _promotion_gate(settings, mlflow, version, trained, metric)
 
     return TrainingOutcome(
         run_id=run_id,
@@ -109,6 +114,8 @@ def run_training(
         data_source=loaded.source,
         rows=len(data.labels),
         seconds=time.perf_counter() - started,
+        task=data.task,
+        family=spec.name,
     )
 
 
@@ -159,20 +166,53 @@ def _log_training_run(
                 "data.rows": len(data.labels),
                 "data.features": len(data.feature_names),
                 "data.classes": len(data.classes),
+                "task": data.task,
+                "data.categorical": len(data.plan.categorical),
+                "data.dropped_columns": ",".join(data.plan.dropped)[:490] or None,
             }
         )
-        run.log_metrics(trained.metrics)
+        run.log_metrics(trained.metrics | {"data.unlabeled_dropped": data.unlabeled_dropped})
         run.log_dataset(frame, lineage.source, _dataset_name(lineage.source), lineage.digest, trained.target)
         with tempfile.TemporaryDirectory(prefix="mlplatform-") as tmp:
-            write_training_artifacts(Path(tmp), data.feature_names, holdout, model, trained.evaluation)
+            write_training_artifacts(Path(tmp), trained, settings.id_column)
             run.log_artifacts(Path(tmp))
         example_output = model.predict(holdout.x_train.head(5))
         logged = run.log_sklearn_model(model, holdout.x_train, example_output, trained.spec.trusted_types)
     return run.run_id, run.artifact_uri, logged
 
 
+def validate(settings: Settings, frame: pd.DataFrame, target: str) -> TrainingData:
+    """The table checked with the settings' column roles; columns left out are said aloud."""
+    data = validate_training_frame(
+        frame,
+        target,
+        settings.test_size,
+        id_column=settings.id_column,
+        drop=tuple(settings.drop_columns),
+        categorical=tuple(settings.categorical_columns),
+        task=settings.task,
+        drop_unlabeled=settings.drop_unlabeled,
+    )
+    for name, why in data.plan.dropped.items():
+        log.warning("column %r is not used as a feature: %s", name, why)
+    if data.unlabeled_dropped:
+        log.warning("left out %d rows without a label (--drop-unlabeled)", data.unlabeled_dropped)
+    return data
+
+
+def promotion_metric(settings: Settings, task: Task) -> str:
+    """The gate's metric: the configured one if it fits the task, else the task's default."""
+    metric = settings.promotion.metric or training.DEFAULT_METRIC[task]
+    if metric not in training.TASK_METRICS[task]:
+        raise ConfigError(
+            f"promotion.metric {metric!r} does not apply to {task}",
+            f"use one of {', '.join(training.TASK_METRICS[task])} (MLPLATFORM_PROMOTION__METRIC), or leave it unset",
+        )
+    return metric
+
+
 def _promotion_gate(
-    settings: Settings, mlflow: Mlflow, version: str, trained: Trained
+    settings: Settings, mlflow: Mlflow, version: str, trained: Trained, metric: str
 ) -> tuple[PromotionDecision, AliasEvent]:
     """Champion scored on the candidate's holdout, the decision taken and the alias moved, all
     under the promotion lock so the champion read is still true when the alias moves."""
@@ -181,36 +221,42 @@ def _promotion_gate(
         champion = mlflow.model.alias_version(promotion.champion_alias)
         champion_score = None
         if champion is not None:
-            champion_score = _champion_score(mlflow, champion, trained, promotion.metric)
+            champion_score = _champion_score(mlflow, champion, trained, metric)
         decision = decide(
-            trained.metrics[promotion.metric],
+            trained.metrics[metric],
             champion,
             champion_score,
-            metric=promotion.metric,
+            metric=metric,
             tolerance=promotion.tolerance,
             auto_promote=promotion.auto_promote,
+            higher_is_better=training.HIGHER_IS_BETTER[metric],
         )
         event = mlflow.model.apply_decision(version, decision, promotion.champion_alias, promotion.challenger_alias)
     return decision, event
 
 
-def write_training_artifacts(
-    folder: Path, feature_names: list[str], holdout: training.Holdout, model: Any, evaluation: Any
-) -> None:
-    """Plots, feature importances, and the profile of the rows the model was fit on (the
-    baseline the inference drift check compares against)."""
+def write_training_artifacts(folder: Path, trained: Trained, id_column: str | None) -> None:
+    """Plots, feature importances, the profile of the rows the model was fit on (the baseline
+    the inference drift check compares against) and a data report people can read."""
+    data, holdout, evaluation = trained.data, trained.holdout, trained.evaluation
     (folder / "plots").mkdir()
     (folder / "profile").mkdir()
-    confusion_matrix_png(
-        evaluation.confusion, evaluation.classes, folder / "plots" / "confusion_matrix.png", "Holdout confusion matrix"
-    )
-    importances = np.asarray(model.feature_importances_)
-    feature_importance_png(feature_names, importances, folder / "plots" / "feature_importance.png")
-    pd.DataFrame({"feature": feature_names, "importance": importances}).sort_values(
+    if evaluation.confusion is not None:
+        confusion_matrix_png(evaluation.confusion, evaluation.classes, folder / "plots" / "confusion_matrix.png",
+                             f"Holdout confusion matrix ({data.target})")  # fmt: skip
+    else:
+        predicted_vs_actual_png(holdout.y_test, evaluation.predicted, folder / "plots" / "predicted_vs_actual.png",
+                                data.target)  # fmt: skip
+        residuals_png(holdout.y_test, evaluation.predicted, folder / "plots" / "residuals.png", data.target)
+    importances = training.permutation_importance(trained.model, holdout, data)
+    feature_importance_png(data.feature_names, importances, folder / "plots" / "feature_importance.png")
+    pd.DataFrame({"feature": data.feature_names, "importance": importances}).sort_values(
         "importance", ascending=False
     ).to_csv(folder / "feature_importance.csv", index=False)
-    profile = build_profile(holdout.x_train.to_numpy(), feature_names, holdout.y_train)
-    (folder / PROFILE_ARTIFACT).write_text(json.dumps(profile, indent=1))
+    profile = build_profile(holdout.x_train, data.plan.kinds, holdout.y_train, data.task, target=data.target,
+                            id_column=id_column, ignored=list(data.plan.dropped))  # fmt: skip
+    (folder / PROFILE_ARTIFACT).write_text(json.dumps(profile, indent=1, default=str))
+    (folder / "profile" / "data_report.md").write_text(data_report_markdown(profile, data.plan.dropped))
 
 
 def _champion_score(mlflow: Mlflow, version: str, trained: Trained, metric: str) -> float | None:
@@ -227,7 +273,14 @@ def _champion_score(mlflow: Mlflow, version: str, trained: Trained, metric: str)
     if sorted(expected) != sorted(data.feature_names):
         log.warning("champion v%s was trained on other features: %s", version, ", ".join(expected))
         return None
-    return training.score(champion, holdout.x_test[expected], holdout.y_test, data.classes, metric)
+    if task_of(champion) != data.task:
+        log.warning("champion v%s is not a %s model", version, data.task)
+        return None
+    try:
+        return training.score(champion, holdout.x_test[expected], holdout.y_test, data, metric)
+    except (ValueError, TypeError) as exc:  # e.g. a champion without imputation meets missing values
+        log.warning("champion v%s could not score this holdout: %s", version, exc)
+        return None
 
 
 def dataset_digest(data: TrainingData) -> str:

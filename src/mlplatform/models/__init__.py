@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from mlplatform.errors import ConfigError
 from mlplatform.models.base import Hyperparameters, ModelSpec, TaskKind, parse_assignments
+from mlplatform.models.hist_gradient_boosting import HIST_GRADIENT_BOOSTING
 from mlplatform.models.random_forest import RANDOM_FOREST
 
-SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in (RANDOM_FOREST,)}
+SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in (RANDOM_FOREST, HIST_GRADIENT_BOOSTING)}
 DEFAULT_FAMILY = RANDOM_FOREST.name
 
 

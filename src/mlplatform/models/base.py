@@ -2,7 +2,8 @@
 kind of model, so none of them names a scikit-learn class.
 
 A family is a `ModelSpec`: its validated hyperparameters, how to build an unfitted estimator
-from them, which tasks it can learn, and which types skops must trust to load it back.
+from them, which tasks it can learn, whether it takes missing values and categories natively,
+and which types skops must trust to load it back.
 """
 
 from __future__ import annotations
@@ -41,9 +42,11 @@ class ModelSpec:
     name: str  # the value of the `model_family` setting
     title: str  # for people: plots, descriptions
     params: type[Hyperparameters]
-    build: Callable[[Any, TaskKind], Any]  # (validated params, task) -> unfitted estimator
-    tasks: tuple[TaskKind, ...]
+    # (validated params, task, indices of categorical columns after preprocessing) -> estimator
+    build: Callable[[Any, TaskKind, list[int]], Any]
     trusted_types: tuple[str, ...]  # what skops must trust to load a fitted model back
+    native: bool = False  # takes NaN and categorical codes itself (no imputation, no one-hot)
+    tasks: tuple[TaskKind, ...] = ("classification", "regression")
 
     def parse_params(
         self, overrides: Mapping[str, Any], base: Hyperparameters | None = None, prefix: str = "hyperparameter "
@@ -68,6 +71,27 @@ class ModelSpec:
     def as_strings(self, params: Hyperparameters) -> dict[str, str]:
         """SageMaker's form: every value a string, None as "None"."""
         return {key: "None" if value is None else str(value) for key, value in params.model_dump().items()}
+
+
+CLASSIFICATION_CRITERIA = ("gini", "entropy", "log_loss")
+
+
+def estimator_for(task: TaskKind, classifier: type, regressor: type, arguments: dict[str, Any]) -> Any:
+    """The family's classifier or regressor. Hyperparameters that only make sense for the other
+    task are an error, not silently ignored."""
+    criterion = arguments.get("criterion")
+    if criterion is not None and (criterion in CLASSIFICATION_CRITERIA) != (task == "classification"):
+        other = "a classifier" if task == "classification" else "a regressor"
+        raise ConfigError(
+            f"hyperparameter criterion={criterion!r} does not fit {other}",
+            "classifiers take gini, entropy or log_loss; regressors squared_error, absolute_error, "
+            "friedman_mse or poisson (or leave it unset)",
+        )
+    if task == "classification":
+        return classifier(**arguments)
+    if arguments.pop("class_weight", None) is not None:
+        raise ConfigError("hyperparameter class_weight applies to classifiers only", "leave it unset for regression")
+    return regressor(**arguments)
 
 
 def parse_assignments(assignments: Iterable[str]) -> dict[str, str]:

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from mlplatform.models.base import Hyperparameters, ModelSpec, TaskKind
+from mlplatform.models.base import Hyperparameters, ModelSpec, TaskKind, estimator_for
 
 
 class RandomForestParams(Hyperparameters):
@@ -22,26 +22,24 @@ class RandomForestParams(Hyperparameters):
             description="features per split: 'sqrt', 'log2', a count >= 1, a fraction in (0, 1] or None",
         )
     )
-    criterion: Literal["gini", "entropy", "log_loss"] = Field("gini", description="Split quality.")
+    criterion: (
+        Literal["gini", "entropy", "log_loss", "squared_error", "absolute_error", "friedman_mse", "poisson"] | None
+    ) = Field(None, description="Split quality; None = gini (classification) or squared_error (regression).")
     bootstrap: bool = Field(True, description="Sample rows with replacement for each tree.")
     class_weight: Literal["balanced", "balanced_subsample"] | None = Field(
-        None, description="Reweight classes inversely to their frequency."
+        None, description="Reweight classes inversely to their frequency (classification only)."
     )
     random_state: int | None = Field(42, description="Seed for reproducible trees and splits.")
     n_jobs: int | None = Field(None, description="Parallel jobs for fit/predict; -1 = all cores.")
 
 
-def build(params: RandomForestParams, task: TaskKind) -> Any:
-    from sklearn.ensemble import RandomForestClassifier
+def build(params: RandomForestParams, task: TaskKind, categorical: list[int]) -> Any:
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
-    return RandomForestClassifier(**params.model_dump())
+    arguments = params.model_dump()
+    arguments["criterion"] = arguments["criterion"] or ("gini" if task == "classification" else "squared_error")
+    return estimator_for(task, RandomForestClassifier, RandomForestRegressor, arguments)
 
 
-RANDOM_FOREST = ModelSpec(
-    name="random_forest",
-    title="RandomForest",
-    params=RandomForestParams,
-    build=build,
-    tasks=("classification",),
-    trusted_types=("sklearn.tree._tree.Tree",),
-)
+RANDOM_FOREST = ModelSpec("random_forest", "RandomForest", RandomForestParams, build,
+                          trusted_types=("numpy.dtype", "sklearn.tree._tree.Tree"))  # fmt: skip

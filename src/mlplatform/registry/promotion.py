@@ -30,8 +30,11 @@ def decide(
     metric: str,
     tolerance: float = 0.0,
     auto_promote: bool = True,
+    higher_is_better: bool = True,
 ) -> PromotionDecision:
-    """Promote when there is no champion, or the candidate scores >= champion - tolerance.
+    """Promote when there is no champion, or the candidate is at least as good as the champion
+    within `tolerance` (>= champion - tolerance; for a lower-is-better metric such as RMSE,
+    <= champion + tolerance).
 
     `champion_score` is the champion's score on the candidate's holdout; None with a champion
     means the champion could not be scored on it (different features), so no automatic swap.
@@ -50,8 +53,10 @@ def decide(
             **common,
             **champion,
         )
-    if candidate_score >= champion_score - tolerance:
-        comparison = ">=" if candidate_score >= champion_score else "within tolerance of"
+    sign = 1.0 if higher_is_better else -1.0  # compare as "higher is better" either way
+    at_least, worse = (">=", "<") if higher_is_better else ("<=", ">")
+    if sign * candidate_score >= sign * champion_score - tolerance:
+        comparison = at_least if sign * candidate_score >= sign * champion_score else "within tolerance of"
         return PromotionDecision(
             True,
             f"{metric} {candidate_score:.4f} {comparison} champion v{champion_version} {champion_score:.4f}",
@@ -60,8 +65,8 @@ def decide(
         )
     return PromotionDecision(
         False,
-        f"{metric} {candidate_score:.4f} < champion v{champion_version} {champion_score:.4f}"
-        + (f" - {tolerance}" if tolerance else ""),
+        f"{metric} {candidate_score:.4f} {worse} champion v{champion_version} {champion_score:.4f}"
+        + (f" {'-' if higher_is_better else '+'} {tolerance}" if tolerance else ""),
         **common,
         **champion,
     )

@@ -152,6 +152,8 @@ def train_main(argv: Sequence[str] | None = None) -> int:
             overrides["validation_data"] = str(contract.channel("validation"))
         if not os.environ.get("MLFLOW_TRACKING_URI") and not os.environ.get("MLPLATFORM_HOME"):
             overrides["home"] = contract.output_data / "mlplatform"
+        # A channel folder is not a dataset name: the model keeps its configured name (MODEL_NAME).
+        overrides.setdefault("model_name", load_settings().model_name)
         settings = load_settings(**overrides, hyperparameters=params or None)
         outcome = run_training(settings)
         open_mlflow(settings).loader.export(outcome.model_name, outcome.version, contract.model_dir)

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from mlplatform.redact import redact
+
 Status = Literal["running", "succeeded", "failed", "missed", "skipped", "interrupted"]
 Trigger = Literal["schedule", "catch-up", "backfill", "manual"]
 
@@ -99,7 +101,7 @@ class RunHistory:
         with self._connect() as db:
             db.execute(
                 "UPDATE runs SET status = ?, error = ?, mlflow_run_id = ?, ended_at = ? WHERE id = ?",
-                (status, error, mlflow_run_id, _iso(now) or _now(), run_id),
+                (status, redact(error) if error else error, mlflow_run_id, _iso(now) or _now(), run_id),
             )
 
     def record(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -30,6 +31,7 @@ class RunStamp:
     model_name: str
     model_version: str
     model_uri: str
+    scored_at: str = ""  # one time per run: the messages of a date are the same however often sent
 
     def header_pairs(self) -> list[tuple[str, bytes]]:
         """Two headers, enough to route or filter without parsing the value; each header costs
@@ -39,51 +41,110 @@ class RunStamp:
 
 def prediction_ids(run_date: str, row_ids: np.ndarray) -> pa.Array:
     """Deterministic id = logical date + input row id: a re-run produces the same keys."""
-    return pc.binary_join_element_wise(run_date, pc.cast(pa.array(row_ids), pa.string()), ":")
+    ids = pa.array(row_ids, pa.string()) if row_ids.dtype.kind in "OUS" else pa.array(row_ids)
+    return pc.binary_join_element_wise(run_date, pc.cast(ids, pa.string()), ":")
 
 
-def _numbers(values: np.ndarray) -> pa.Array:
-    # A strided column view converts 4x slower than a contiguous copy of it.
-    return pc.cast(pa.array(np.ascontiguousarray(values)), pa.string())
+def _numbers(values: np.ndarray | pa.Array) -> pa.Array:
+    """JSON numbers as text; NaN/null (missing) as null."""
+    if isinstance(values, np.ndarray):
+        # A strided column view converts 4x slower than a contiguous copy of it.
+        values = pa.array(np.ascontiguousarray(values), from_pandas=True)
+    text = pc.cast(values, pa.string())
+    return pc.fill_null(text, "null") if values.null_count else text
+
+
+def _json_strings(values: pa.Array) -> pa.Array:
+    """JSON string literals, null for missing. Values that need no escaping (the usual case)
+    are quoted column-wise; otherwise each distinct value is escaped once."""
+    array = values.cast(pa.string())
+    if not pc.any(pc.match_substring_regex(array, r'["\\\x00-\x1f]')).as_py():
+        text = pc.binary_join_element_wise('"', array, '"', "")
+    else:
+        encoded = pc.dictionary_encode(array)
+        quoted = pa.array([json.dumps(v) for v in encoded.dictionary.to_pylist()], pa.string())
+        text = quoted.take(encoded.indices)
+    return pc.fill_null(text, "null") if array.null_count else text
+
+
+def _value_json(column: pa.Array) -> pa.Array:
+    """A column of the prediction table as JSON values: text quoted, numbers as they are."""
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        return _json_strings(column)
+    return _numbers(column)
+
+
+def _is_text(row_ids: np.ndarray) -> bool:
+    return row_ids.dtype.kind in "OUS"
 
 
 def prediction_documents(
-    stamp: RunStamp, ids: pa.Array, scored: ScoredBatch, feature_names: list[str], classes: list[Any], scored_at: str
+    stamp: RunStamp, table: pa.Table | pa.RecordBatch, feature_names: list[str], classes: list[Any]
 ) -> pa.Array:
-    """One compact JSON object per scored row (keys in a fixed order)."""
+    """One compact JSON object per row of the prediction table (keys in a fixed order).
+
+    Built from the table, not from the scored batch, so the committed files are enough to
+    publish a date again (`mlplatform publish`) with byte-identical messages."""
+    if isinstance(table, pa.Table):
+        batches = table.combine_chunks().to_batches()
+        table = batches[0] if batches else pa.RecordBatch.from_pylist([], table.schema)
     quote = json.dumps
-    row_ids, features, predicted = scored.row_ids, scored.features, scored.predicted
-    probabilities = np.round(scored.probabilities, PROBABILITY_DECIMALS)
-    class_json = pa.array([quote(str(c)) for c in classes])
+    column = table.column
+    # ids made from whole-number row ids need no escaping; ids made from text row ids may
+    row_ids = column("row_id")
+    text_ids = pa.types.is_string(row_ids.type) or pa.types.is_dictionary(row_ids.type)
+    ids = column("prediction_id")
+    id_json = _json_strings(ids) if text_ids else pc.binary_join_element_wise('"', ids, '"', "")
     pieces: list[Any] = [
-        f'{{"schema_version":{SCHEMA_VERSION},"prediction_id":"',
-        ids,
-        '","row_id":',
-        _numbers(row_ids),
+        f'{{"schema_version":{SCHEMA_VERSION},"prediction_id":',
+        id_json,
+        ',"row_id":',
+        _value_json(row_ids),
         f',"run_date":{quote(stamp.run_date)},"inference_run_id":{quote(stamp.inference_run_id)}'
         f',"model":{{"name":{quote(stamp.model_name)},"version":{quote(stamp.model_version)}'
         f',"uri":{quote(stamp.model_uri)}}},"features":{{',
     ]
     for index, name in enumerate(feature_names):
-        pieces += [("," if index else "") + f"{quote(name)}:", _numbers(features[:, index])]
-    pieces += ['},"predicted_class":', class_json.take(pa.array(predicted)), ',"probabilities":{']
-    for index, label in enumerate(classes):
-        pieces += [("," if index else "") + f"{quote(str(label))}:", _numbers(probabilities[:, index])]
-    pieces.append(f'}},"scored_at":{quote(scored_at)}}}')
+        pieces += [("," if index else "") + f"{quote(name)}:", _value_json(column(name))]
+    if not classes:
+        pieces += ['},"predicted_value":', _numbers(column("predicted_value"))]
+    else:
+        pieces += ['},"predicted_class":', _json_strings(column("predicted_class")), ',"probabilities":{']
+        for index, label in enumerate(classes):
+            probabilities = np.round(column(f"proba_{label}").to_numpy(zero_copy_only=False), PROBABILITY_DECIMALS)
+            pieces += [("," if index else "") + f"{quote(str(label))}:", _numbers(probabilities)]
+        pieces.append("}")
+    pieces.append(f',"scored_at":{quote(stamp.scored_at)}}}')
     return pc.binary_join_element_wise(*pieces, "")
+
+
+def _column(values: pd.Series) -> pa.Array:
+    if not pd.api.types.is_numeric_dtype(values.dtype):
+        return pa.array(values.to_numpy(dtype=object), pa.string(), from_pandas=True)
+    return pa.array(values.to_numpy(dtype="float64"), from_pandas=True)
+
+
+def _row_id_column(row_ids: np.ndarray) -> pa.Array:
+    return pa.array(row_ids, pa.string()) if _is_text(row_ids) else pa.array(row_ids)
 
 
 def prediction_table(
     stamp: RunStamp, ids: pa.Array, scored: ScoredBatch, feature_names: list[str], classes: list[Any]
 ) -> pa.Table:
-    """The file-sink rows: id, inputs, prediction, probabilities and the run stamp."""
+    """The file-sink rows: id, inputs, prediction (class and probabilities, or the value) and the
+    run stamp."""
     size = len(scored)
-    columns: dict[str, Any] = {"prediction_id": ids, "row_id": pa.array(scored.row_ids)}
-    for index, name in enumerate(feature_names):
-        columns[name] = pa.array(scored.features[:, index])
-    columns["predicted_class"] = pa.array([str(c) for c in classes]).take(pa.array(scored.predicted))
-    for index, label in enumerate(classes):
-        columns[f"proba_{label}"] = pa.array(scored.probabilities[:, index])
+    columns: dict[str, Any] = {"prediction_id": ids, "row_id": _row_id_column(scored.row_ids)}
+    for name in feature_names:
+        columns[name] = _column(scored.features[name])
+    if scored.probabilities is None:
+        columns["predicted_value"] = pa.array(scored.predicted)
+    else:
+        columns["predicted_class"] = pa.array([str(c) for c in classes]).take(pa.array(scored.predicted))
+        for index, label in enumerate(classes):
+            columns[f"proba_{label}"] = pa.array(scored.probabilities[:, index])
     zeros = pa.array(np.zeros(size, dtype=np.int8))
     for name, value in (
         ("run_date", stamp.run_date),
@@ -97,10 +158,10 @@ def prediction_table(
 
 
 def quarantine_table(
-    run_date: str, row_ids: np.ndarray, features: np.ndarray, feature_names: list[str], reasons: list[str]
+    run_date: str, row_ids: np.ndarray, features: pd.DataFrame, feature_names: list[str], reasons: list[str]
 ) -> pa.Table:
-    columns: dict[str, Any] = {"prediction_id": prediction_ids(run_date, row_ids), "row_id": pa.array(row_ids)}
-    for index, name in enumerate(feature_names):
-        columns[name] = pa.array(features[:, index])
+    columns: dict[str, Any] = {"prediction_id": prediction_ids(run_date, row_ids), "row_id": _row_id_column(row_ids)}
+    for name in feature_names:
+        columns[name] = _column(features[name])
     columns["reason"] = pa.array(reasons, pa.string())
     return pa.table(columns)

@@ -14,6 +14,10 @@ knows none of that. The life of a sink in a run:
 
 Two phases, because the run's own bookkeeping (MLflow metrics, the drift verdict) must be
 settled after every sink finished and before any output becomes visible.
+
+A `Publisher` (Kafka) is not fed while scoring: it sends a date only once the files are
+committed, reading them back, so a run that fails validation, drift or the commit publishes
+nothing, and a failed publish is resumed from the committed files (`mlplatform publish`).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pyarrow as pa
 
@@ -33,6 +37,11 @@ from mlplatform.scoring.messages import (
     prediction_table,
     quarantine_table,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from mlplatform.sinks.files import CommittedOutput
 
 T = TypeVar("T")
 
@@ -46,7 +55,6 @@ class PredictionBatch:
     scored: ScoredBatch
     feature_names: list[str]
     classes: list[Any]
-    scored_at: str
 
     def __len__(self) -> int:
         return len(self.scored)
@@ -57,8 +65,8 @@ class PredictionBatch:
 
     @cached_property
     def documents(self) -> pa.Array:
-        """One JSON document per row: the Kafka message values and the JSONL lines."""
-        return prediction_documents(self.stamp, self.ids, self.scored, self.feature_names, self.classes, self.scored_at)
+        """One JSON document per row: the JSONL lines (and, read back, the Kafka messages)."""
+        return prediction_documents(self.stamp, self.table, self.feature_names, self.classes)
 
     @cached_property
     def table(self) -> pa.Table:
@@ -119,8 +127,29 @@ class Sink(abc.ABC):
     def abort(self) -> None:
         """Drop what this run staged. Called after a failure: must not raise."""
 
+    def sweep(self, idle: Callable[[str, str | None], bool]) -> list[str]:
+        """Remove what runs that died before their commit left behind, for the dates where
+        `idle(date, shard)`; returns what was removed. Stores without leftovers keep this."""
+        return []
+
     def _opened(self, part: T | None) -> T:
         """What `open()` prepared; a sink used before `open()` is a programming error."""
         if part is None:
             raise RuntimeError(f"{type(self).__name__}.open() was not called")
         return part
+
+
+class Publisher(abc.ABC):
+    """Sends a committed date somewhere else, after the commit. Implementations: KafkaSink."""
+
+    name: str
+    preflight: str | None = None
+
+    @abc.abstractmethod
+    def check(self) -> str:
+        """Raise an MLPlatformError when the publisher cannot work; else say what was checked."""
+
+    @abc.abstractmethod
+    def publish(self, output: CommittedOutput, advance: Callable[[int], None]) -> SinkResult:
+        """Send every prediction of `output`; raise (naming what was and was not sent) unless
+        every one was acknowledged. Safe to repeat: the same keys and values again."""

@@ -1,4 +1,8 @@
-"""Publish one message per prediction to Kafka and account for every delivery.
+"""Publish one message per prediction of a committed date to Kafka; account for every delivery.
+
+Publishing starts after the date's files are committed and reads them back, so a run that fails
+validation publishes nothing and a failed publish resumes without re-scoring (same keys, same
+values: consumers see duplicates, never a different prediction).
 
 The producer is idempotent with acks=all. Success reports are switched off
 (`delivery.report.only.error`) because a Python callback per message halves throughput; a
@@ -9,9 +13,9 @@ SASL credentials can come from a Secrets Manager secret (`KAFKA_SECRET_ARN`, MSK
 `{"username": ..., "password": ...}`), read once when the producer is built; the values go to
 librdkafka only, never to a log or an error message.
 
-The produce loop is the one GIL-bound part of scoring, so it runs in a thread of its own,
-one batch behind the scorer (whose predict_proba, Arrow compute and Parquet writing release the
-GIL): the two overlap. The hand-off queue holds at most two batches, so memory stays flat.
+The produce loop is GIL-bound, so it runs in a thread of its own, one batch behind the reader
+(whose Parquet decoding and Arrow compute release the GIL): the two overlap. The hand-off queue
+holds at most two batches, so memory stays flat.
 """
 
 from __future__ import annotations
@@ -21,16 +25,17 @@ import logging
 import os
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlplatform.clients import Clients
 from mlplatform.errors import ConfigError, PipelineError
-from mlplatform.scoring.messages import RunStamp
-from mlplatform.sinks.base import PredictionBatch, Sink, SinkResult
+from mlplatform.sinks.base import Publisher, SinkResult
 
 if TYPE_CHECKING:
     from mlplatform.config.settings import KafkaSettings
+    from mlplatform.sinks.files import CommittedOutput
 
 log = logging.getLogger(__name__)
 PASSTHROUGH_PREFIX = "KAFKA_CONFIG_"
@@ -39,11 +44,18 @@ PASSTHROUGH_PREFIX = "KAFKA_CONFIG_"
 @dataclass
 class KafkaResult:
     topic: str
-    produced: int = 0
+    total: int = 0  # predictions the committed date holds
+    produced: int = 0  # handed to the producer
     delivered: int = 0
-    failed: int = 0
+    failed: int = 0  # refused or timed out
+    purged: int = 0  # handed over but dropped by us when the run stopped
     unacknowledged: int = 0
     first_error: str | None = None
+    first_failed_key: str | None = None
+
+    @property
+    def never_sent(self) -> int:
+        return self.total - self.produced + self.purged
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -162,6 +174,7 @@ class KafkaPublisher:
         self.settings = settings
         self.topic = settings.topic
         self.headers = headers
+        self.run_date = "?"
         self.result = KafkaResult(topic=self.topic)
         config = producer_config(resolve_credentials(settings, clients), client_id)
         config["on_delivery"] = self._on_failed_delivery
@@ -178,6 +191,11 @@ class KafkaPublisher:
         self._pending: queue.Queue[tuple[list[str], list[str]] | None] = queue.Queue(maxsize=2)
         self._worker: threading.Thread | None = None
         self._worker_error: BaseException | None = None
+
+    def start(self, run_date: str, total: int, headers: list[tuple[str, bytes]]) -> None:
+        """Begin publishing a date of `total` predictions (the counts in errors refer to it)."""
+        self.run_date, self.headers = run_date, headers
+        self.result = KafkaResult(topic=self.topic, total=total)
 
     def check_topic(self, timeout: float = 10.0) -> int:
         """Metadata reachable and the topic exists; returns its partition count."""
@@ -200,10 +218,21 @@ class KafkaPublisher:
         return len(topic.partitions)
 
     def _on_failed_delivery(self, error: Any, message: Any) -> None:
-        if error is not None:
-            self.result.failed += 1
-            if self.result.first_error is None:
-                self.result.first_error = error.str()
+        if error is None:
+            return
+        from confluent_kafka import KafkaError
+
+        if error.code() in (KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT):
+            self.result.purged += 1
+            return
+        self.result.failed += 1
+        self._note_failure(error.str(), message.key())
+
+    def _note_failure(self, error: str, key: bytes | str | None) -> None:
+        if self.result.first_error is None:
+            self.result.first_error = error
+            text = key.decode(errors="replace") if isinstance(key, bytes) else key
+            self.result.first_failed_key = text if text is None or len(text) <= 80 else text[:77] + "..."
 
     def _on_error(self, error: Any) -> None:
         if error.fatal():
@@ -229,7 +258,7 @@ class KafkaPublisher:
                 continue  # a failure stops production; keep draining so submit() never blocks
             try:
                 self.publish(*item)
-            except BaseException as exc:  # noqa: BLE001 - handed to the scoring thread
+            except BaseException as exc:  # noqa: BLE001 - handed to the submitting thread
                 self._worker_error = exc
 
     def _raise_worker_error(self) -> None:
@@ -244,15 +273,24 @@ class KafkaPublisher:
 
     def publish(self, keys: list[str], values: list[str]) -> None:
         """Produce a batch in this thread; waits for queue space, stops at the first failure."""
+        from confluent_kafka import KafkaException
+
         produce = self.producer.produce
         topic, headers = self.topic, self.headers
-        for key, value in zip(keys, values, strict=True):
-            try:
-                produce(topic, value, key, headers=headers)
-            except BufferError:
-                self._wait_for_space()
-                produce(topic, value, key, headers=headers)
-        self.result.produced += len(keys)
+        index = 0
+        try:
+            for index, (key, value) in enumerate(zip(keys, values, strict=True)):  # noqa: B007 - read below
+                try:
+                    produce(topic, value, key, headers=headers)
+                except BufferError:
+                    self._wait_for_space()
+                    produce(topic, value, key, headers=headers)
+            index = len(keys)
+        except KafkaException as exc:  # refused before sending: too large, unknown topic, ...
+            self._note_failure(exc.args[0].str(), keys[index])
+            self._fatal = self._fatal or exc.args[0].str()
+        finally:
+            self.result.produced += index
         self.producer.poll(0)
         self._raise_on_failure()
 
@@ -263,11 +301,21 @@ class KafkaPublisher:
 
     def _raise_on_failure(self) -> None:
         if self.result.failed or self._fatal:
-            self.abort()
-            raise PipelineError(
-                f"Kafka did not acknowledge a message: {self._fatal or self.result.first_error}",
-                "check the brokers and the topic, then re-run the date (same keys are republished)",
-            )
+            raise self._failure(self._fatal or self.result.first_error or "failed")
+
+    def _failure(self, reason: str) -> PipelineError:
+        """Stop (drop what is queued) and say exactly what reached the topic and what did not."""
+        self._halt()
+        result = self.result
+        acknowledged = result.produced - result.failed - result.purged - result.unacknowledged
+        key = f"; first failing key {result.first_failed_key}" if result.first_failed_key else ""
+        return PipelineError(
+            f"Kafka publish of {self.run_date} to topic {self.topic!r} failed ({reason}): "
+            f"{acknowledged:,} acknowledged, {result.failed + result.unacknowledged:,} failed, "
+            f"{result.never_sent:,} never sent of {result.total:,}{key}",
+            f"fix the cause, then `mlplatform publish --date {self.run_date}` sends the committed "
+            "predictions again without re-scoring",
+        )
 
     def finish(self) -> KafkaResult:
         """Wait for every acknowledgement; a run with any message not acknowledged fails."""
@@ -276,27 +324,25 @@ class KafkaPublisher:
         remaining = self.producer.flush(self.settings.delivery_timeout_s + 5)
         result = self.result
         result.unacknowledged = remaining
-        result.delivered = result.produced - result.failed - remaining
-        if result.failed or remaining:
-            self.abort()
-            missing = result.failed + remaining
-            raise PipelineError(
-                f"{missing} of {result.produced} Kafka messages were not acknowledged "
-                f"within {self.settings.delivery_timeout_s:g}s ({result.first_error or 'timed out'})",
-                "check the brokers and the topic, then re-run the date (same keys are republished)",
-            )
+        result.delivered = result.produced - result.failed - result.purged - remaining
+        if result.failed or remaining or self._fatal:
+            timeout = f"not acknowledged within {self.settings.delivery_timeout_s:g}s"
+            raise self._failure(self._fatal or result.first_error or timeout)
         return result
+
+    def _halt(self) -> None:
+        self.producer.purge()
+        self.producer.flush(1)  # serves the purge reports, so the counts add up
 
     def abort(self) -> None:
         """Drop whatever is still queued so a failing run ends now, not after every timeout."""
         if self._worker is not None and threading.current_thread() is not self._worker:
             self._worker_error = self._worker_error or PipelineError("Kafka publishing was aborted")
             self._stop_worker()
-        self.producer.purge()
-        self.producer.flush(0)
+        self._halt()
 
 
-class KafkaSink(Sink):
+class KafkaSink(Publisher):
     """One JSON message per prediction, keyed by prediction id, every delivery accounted for."""
 
     name = "kafka"
@@ -314,27 +360,27 @@ class KafkaSink(Sink):
         partitions = self.publisher.check_topic()
         return f"topic {self.settings.topic!r} on {self.settings.bootstrap_servers}: {partitions} partitions"
 
-    def open(self, stamp: RunStamp) -> None:
+    def publish(self, output: CommittedOutput, advance: Callable[[int], None]) -> SinkResult:
         if self.publisher is None:
             self.check()
-        self._opened(self.publisher).headers = stamp.header_pairs()
-
-    def write(self, batch: PredictionBatch) -> None:
-        if len(batch):
-            self._opened(self.publisher).submit(batch.ids.to_pylist(), batch.documents.to_pylist())
-
-    def finish(self) -> SinkResult:
-        result = self._opened(self.publisher).finish()
+        publisher = self._connected()
+        publisher.start(output.run_date, output.rows, output.stamp.header_pairs())
+        try:
+            for keys, values in output.messages():
+                publisher.submit(keys, values)
+                advance(len(keys))
+            result = publisher.finish()
+        except BaseException:
+            publisher.abort()
+            raise
         return SinkResult(
             self.name,
             result.as_dict(),
-            f"{result.delivered:,} of {result.produced:,} acknowledged on {result.topic}",
+            f"{result.delivered:,} of {result.total:,} acknowledged on {result.topic}",
             {"kafka_produced": result.produced, "kafka_delivered": result.delivered, "kafka_failed": result.failed},
         )
 
-    def commit(self, manifest: dict[str, Any]) -> None:
-        """Nothing to switch: every message was acknowledged in `finish`."""
-
-    def abort(self) -> None:
-        if self.publisher is not None:
-            self.publisher.abort()
+    def _connected(self) -> KafkaPublisher:
+        if self.publisher is None:
+            raise RuntimeError("KafkaSink.check() was not called")
+        return self.publisher

@@ -1,22 +1,34 @@
-"""Split, fit and evaluate. Pure: arrays in, a model and numbers out."""
+"""Split, fit and evaluate. Pure: frames in, a fitted pipeline and numbers out."""
 
 from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mlplatform.data.validation import TrainingData
+from mlplatform.data.validation import Task, TrainingData
 from mlplatform.models import Hyperparameters, ModelSpec
+from mlplatform.models.preprocessing import build_pipeline, categorical_indices
+
+# Which way is better, per metric: the promotion gate compares in this direction.
+HIGHER_IS_BETTER = {
+    "accuracy": True, "precision_macro": True, "recall_macro": True, "f1_macro": True,
+    "rmse": False, "mae": False, "r2": True,
+}  # fmt: skip
+TASK_METRICS: dict[Task, tuple[str, ...]] = {
+    "classification": ("accuracy", "precision_macro", "recall_macro", "f1_macro"),
+    "regression": ("rmse", "mae", "r2"),
+}
+DEFAULT_METRIC: dict[Task, str] = {"classification": "f1_macro", "regression": "rmse"}
 
 
 @dataclass(frozen=True)
 class Holdout:
-    """A stratified train/test split; the test part is what the promotion gate compares on."""
+    """A train/test split (stratified for classes); the test part is what the gate compares on."""
 
     x_train: pd.DataFrame
     x_test: pd.DataFrame
@@ -26,10 +38,12 @@ class Holdout:
 
 @dataclass(frozen=True)
 class Evaluation:
+    task: Task
     metrics: dict[str, float]
-    per_class_f1: dict[str, float]
-    confusion: np.ndarray
-    classes: tuple[Any, ...]
+    predicted: np.ndarray
+    per_class_f1: dict[str, float] = field(default_factory=dict)
+    confusion: np.ndarray | None = None
+    classes: tuple[Any, ...] = ()
 
     def all_metrics(self) -> dict[str, float]:
         """Flat metric dict for MLflow: headline metrics plus `f1_class_<label>` per class."""
@@ -45,8 +59,9 @@ def metric_safe(label: Any) -> str:
 def split(data: TrainingData, test_size: float, random_state: int | None) -> Holdout:
     from sklearn.model_selection import train_test_split
 
+    stratify = data.labels if data.task == "classification" else None
     x_train, x_test, y_train, y_test = train_test_split(
-        data.features, data.labels, test_size=test_size, random_state=random_state, stratify=data.labels
+        data.features, data.labels, test_size=test_size, random_state=random_state, stratify=stratify
     )
     return Holdout(x_train.reset_index(drop=True), x_test.reset_index(drop=True), y_train, y_test)
 
@@ -61,19 +76,37 @@ def given_holdout(data: TrainingData, holdout: TrainingData) -> Holdout:
     )
 
 
-def fit(spec: ModelSpec, params: Hyperparameters, x_train: pd.DataFrame, y_train: np.ndarray) -> tuple[Any, float]:
-    """Fit the family's estimator; returns it and the wall-clock seconds the fit took."""
-    model = spec.build(params, "classification")
+def fit(
+    spec: ModelSpec, params: Hyperparameters, data: TrainingData, x_train: pd.DataFrame, y_train: np.ndarray
+) -> tuple[Any, float]:
+    """Fit preprocessing + the family's estimator as one pipeline; returns it and the seconds."""
+    plan = data.plan
+    estimator = spec.build(params, data.task, categorical_indices(plan.numeric, plan.categorical))
+    model = build_pipeline(estimator, plan.numeric, plan.categorical, spec.native)
     started = time.perf_counter()
     model.fit(x_train, y_train)
     return model, time.perf_counter() - started
 
 
-def evaluate(model: Any, x_test: pd.DataFrame, y_test: np.ndarray, classes: tuple[Any, ...]) -> Evaluation:
-    """Holdout metrics; macro averages so every class counts the same whatever its size."""
+def evaluate(model: Any, x_test: pd.DataFrame, y_test: np.ndarray, data: TrainingData) -> Evaluation:
+    """Holdout metrics: macro averages for classes (every class counts the same whatever its
+    size); RMSE, MAE and R² for quantities."""
+    predicted = model.predict(x_test)
+    if data.task == "regression":
+        from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+        metrics = {
+            "rmse": float(np.sqrt(mean_squared_error(y_test, predicted))),
+            "mae": float(mean_absolute_error(y_test, predicted)),
+            "r2": float(r2_score(y_test, predicted)),
+        }
+        return Evaluation("regression", metrics, np.asarray(predicted, dtype=float))
+    return _classification(np.asarray(predicted), y_test, data.classes)
+
+
+def _classification(predicted: np.ndarray, y_test: np.ndarray, classes: tuple[Any, ...]) -> Evaluation:
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score
 
-    predicted = model.predict(x_test)
     labels = list(classes)
     metrics = {
         "accuracy": float(accuracy_score(y_test, predicted)),
@@ -83,13 +116,30 @@ def evaluate(model: Any, x_test: pd.DataFrame, y_test: np.ndarray, classes: tupl
     }
     per_class = f1_score(y_test, predicted, labels=labels, average=None, zero_division=0)
     return Evaluation(
+        task="classification",
         metrics=metrics,
+        predicted=predicted,
         per_class_f1={str(label): float(score) for label, score in zip(labels, per_class, strict=True)},
         confusion=confusion_matrix(y_test, predicted, labels=labels),
         classes=classes,
     )
 
 
-def score(model: Any, x_test: pd.DataFrame, y_test: np.ndarray, classes: tuple[Any, ...], metric: str) -> float:
-    """One holdout metric of any fitted classifier (the champion, in the promotion gate)."""
-    return evaluate(model, x_test, y_test, classes).metrics[metric]
+def score(model: Any, x_test: pd.DataFrame, y_test: np.ndarray, data: TrainingData, metric: str) -> float:
+    """One holdout metric of any fitted model (the champion, in the promotion gate)."""
+    return evaluate(model, x_test, y_test, data).metrics[metric]
+
+
+def permutation_importance(model: Any, holdout: Holdout, data: TrainingData, rows: int = 5000) -> np.ndarray:
+    """How much the holdout score drops when one raw column is shuffled: the same measure for
+    every family and for categorical columns (impurity importances are per one-hot column, and
+    HistGradientBoosting has none)."""
+    from sklearn.inspection import permutation_importance as permute
+
+    x, y = holdout.x_test, holdout.y_test
+    if len(x) > rows:
+        pick = np.random.default_rng(0).choice(len(x), rows, replace=False)
+        x, y = x.iloc[pick], y[pick]
+    scoring = "f1_macro" if data.task == "classification" else "neg_root_mean_squared_error"
+    result = permute(model, x, y, scoring=scoring, n_repeats=5, random_state=0, n_jobs=1)
+    return np.asarray(result.importances_mean, dtype=float)

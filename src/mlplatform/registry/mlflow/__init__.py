@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlplatform.redact import redact_uri
 from mlplatform.registry.mlflow.connection import Connection
 from mlplatform.registry.mlflow.models import PROFILE_ARTIFACT, ModelLoader, ResolvedModel
 from mlplatform.registry.mlflow.registered import RegisteredModel, VersionInfo
@@ -27,7 +28,9 @@ class Mlflow:
         """`embedded`: the SQLite store under `state_dir`, with artifacts next to it."""
         if embedded:
             state_dir.mkdir(parents=True, exist_ok=True)
-        connection = Connection(tracking_uri, state_dir / "artifacts" if embedded else None)
+        connection = Connection(
+            tracking_uri, state_dir / "artifacts" if embedded else None, state_dir / "locks" if embedded else None
+        )
         return cls(
             connection, Tracking(connection), RegisteredModel(connection, model_name, state_dir / "locks"),
             ModelLoader(connection),
@@ -35,7 +38,8 @@ class Mlflow:
 
     @property
     def tracking_uri(self) -> str:
-        return self.connection.tracking_uri
+        """For people and files: any password in the URI masked (the connection keeps it)."""
+        return redact_uri(self.connection.tracking_uri)
 
 
 __all__ = [

@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Iterator
 
 from mlplatform.errors import RegistryError
+from mlplatform.redact import redact, redact_uri
 
 
 @contextlib.contextmanager
@@ -13,10 +14,11 @@ def mlflow_errors(action: str, tracking_uri: str) -> Iterator[None]:
     """Turn MLflow/HTTP failures during `action` into a RegistryError naming the server."""
     from mlflow.exceptions import MlflowException
 
+    tracking_uri = redact_uri(tracking_uri)
     try:
         yield
     except MlflowException as exc:
-        message = (exc.message or str(exc)).strip().splitlines()[0]
+        message = redact((exc.message or str(exc)).strip().splitlines()[0])
         if "unsupported URI" in message or "Could not find a registered" in message:
             raise RegistryError(
                 f"cannot {action}: tracking URI {tracking_uri} is not supported ({message})",

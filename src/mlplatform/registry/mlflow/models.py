@@ -2,20 +2,39 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlplatform.errors import ModelNotFoundError
+from mlplatform.data.profile import upgrade
+from mlplatform.errors import ModelNotFoundError, RegistryError
 from mlplatform.registry.mlflow.connection import Connection
 from mlplatform.registry.mlflow.errors import mlflow_errors
 from mlplatform.registry.uris import ModelRef, parse_model_uri, version_uri
 
 log = logging.getLogger(__name__)
 PROFILE_ARTIFACT = "profile/training_profile.json"
+DIGEST_TAG = "mlplatform.model_sha256"
+ALLOW_PICKLE = "MLPLATFORM_ALLOW_PICKLE_MODELS"
+
+
+class ModelIntegrityError(RegistryError):
+    """A model's files are not what was registered, or would run code when loaded."""
+
+
+def folder_digest(folder: Path) -> str:
+    """SHA-256 over every file of a model folder (relative path and bytes, in path order)."""
+    digest = hashlib.sha256()
+    # MLflow adds registered_model_meta when a version is downloaded: not part of the model
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "registered_model_meta"):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -29,6 +48,11 @@ class ResolvedModel:
     model: Any
     feature_names: list[str]
     profile: dict[str, Any] | None
+    feature_kinds: dict[str, str]  # from the signature: string columns are categories
+
+    @property
+    def numeric_features(self) -> list[str]:
+        return [name for name, kind in self.feature_kinds.items() if kind == "numeric"]
 
     @property
     def label(self) -> str:
@@ -50,21 +74,19 @@ class ModelLoader:
         input columns and training profile; a missing model lists what does exist."""
         name, version, run_id = self.locate(uri)
         load_uri = version_uri(name, version) if name and version else uri
-        import mlflow.models
-
-        with mlflow_errors(f"load model {uri}", self._uri):
-            info = mlflow.models.get_model_info(load_uri)
-            model = self.load_sklearn(load_uri)
-        if not hasattr(model, "predict_proba"):
+        model, info = self.load_verified(load_uri, self._expected_digest(name, version))
+        if not hasattr(model, "predict"):
             raise ModelNotFoundError(
-                f"model {uri} is not a scikit-learn classifier with predict_proba",
-                "score with a model trained by `mlplatform train`",
+                f"model {uri} is not a scikit-learn model", "score with a model trained by `mlplatform train`"
             )
         if info.signature is not None:
-            feature_names = [str(column) for column in info.signature.inputs.input_names()]
+            kinds = {
+                str(spec.name): "categorical" if getattr(spec.type, "name", "") in ("string", "boolean") else "numeric"
+                for spec in info.signature.inputs.inputs
+            }
         else:
-            feature_names = [str(c) for c in getattr(model, "feature_names_in_", [])]
-        return ResolvedModel(uri, name, version, run_id, model, feature_names, self.profile(run_id))
+            kinds = {str(c): "numeric" for c in getattr(model, "feature_names_in_", [])}
+        return ResolvedModel(uri, name, version, run_id, model, list(kinds), self.profile(run_id), kinds)
 
     def locate(self, uri: str) -> tuple[str | None, str | None, str | None]:
         """(registered name, version, run id) for a model URI, or ModelNotFoundError."""
@@ -148,17 +170,54 @@ class ModelLoader:
             with tempfile.TemporaryDirectory(prefix="mlplatform-profile-") as tmp:
                 path = self.connection.client.download_artifacts(run_id, PROFILE_ARTIFACT, tmp)
                 with open(path) as handle:
-                    return dict(json.load(handle))
+                    return upgrade(dict(json.load(handle)))
         except Exception as exc:  # noqa: BLE001 - any failure means "no profile"
             log.debug("no training profile for run %s: %s", run_id, exc)
             return None
 
     def load_sklearn(self, model_uri: str) -> Any:
+        """A registered version (`models:/name/N`), verified like `resolve` does."""
+        ref = parse_model_uri(model_uri)
+        return self.load_verified(model_uri, self._expected_digest(ref.name, ref.version))[0]
+
+    def _expected_digest(self, name: str | None, version: str | None) -> str | None:
+        if not (name and version):
+            return None
+        with mlflow_errors(f"read version {version} of {name}", self._uri):
+            tags = self.connection.client.get_model_version(name, version).tags or {}
+        return tags.get(DIGEST_TAG)
+
+    def load_verified(self, model_uri: str, digest: str | None) -> tuple[Any, Any]:
+        """(model, MLflow model info) from a local copy whose files match the SHA-256 recorded
+        at registration, in skops format only: whoever can write to the artifact store must not
+        be able to run code here (a pickle payload runs when loaded)."""
+        import mlflow.artifacts
+        import mlflow.models
         import mlflow.sklearn
 
-        with mlflow_errors(f"load model {model_uri}", self._uri):
-            self.connection.client  # noqa: B018 - sets the tracking and registry URIs
-            return mlflow.sklearn.load_model(model_uri)
+        self.connection.client  # noqa: B018 - sets the tracking and registry URIs
+        with (
+            tempfile.TemporaryDirectory(prefix="mlplatform-model-") as tmp,
+            mlflow_errors(f"load model {model_uri}", self._uri),
+        ):
+            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp))
+            if digest is None:
+                log.warning("model %s has no recorded digest (registered before mlplatform checked them)", model_uri)
+            elif folder_digest(local) != digest:
+                raise ModelIntegrityError(
+                    f"the files of model {model_uri} do not match the SHA-256 recorded when it was registered",
+                    "someone changed the model's artifacts: re-register it from a trusted run, and check who can "
+                    "write to the artifact store",
+                )
+            info = mlflow.models.Model.load(str(local))
+            flavor = info.flavors.get("sklearn", {})
+            if flavor.get("serialization_format") != "skops" and os.environ.get(ALLOW_PICKLE) != "true":
+                raise ModelIntegrityError(
+                    f"model {model_uri} is stored as {flavor.get('serialization_format', 'unknown')}, not skops",
+                    f"loading a pickle runs its code: re-train with mlplatform, or set {ALLOW_PICKLE}=true if "
+                    "you trust everyone who can write to the registry",
+                )
+            return mlflow.sklearn.load_model(str(local)), info
 
     def export(self, name: str, version: str, destination: Path) -> None:
         """Copy a registered version's MLflow model folder to `destination` (SageMaker's model dir)."""

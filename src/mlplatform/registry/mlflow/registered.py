@@ -18,6 +18,7 @@ from mlplatform.locks import exclusive_lock
 from mlplatform.registry.history import Action, AliasEvent, champion_stack, events_from_tags, next_seq
 from mlplatform.registry.mlflow.connection import Connection, safe_dir
 from mlplatform.registry.mlflow.errors import mlflow_errors
+from mlplatform.registry.mlflow.models import DIGEST_TAG
 from mlplatform.registry.mlflow.tracking import LoggedModel
 from mlplatform.registry.promotion import PromotionDecision
 
@@ -85,6 +86,8 @@ class RegisteredModel:
     def register(self, logged: LoggedModel, run_id: str, tags: dict[str, str], description: str) -> str:
         """Create a new version of the registered model (creating the model if needed)."""
         client = self.connection.client
+        if logged.sha256:
+            tags = tags | {DIGEST_TAG: logged.sha256}
         if not self.exists():
             with mlflow_errors(f"register {self.name}", self._uri):
                 client.create_registered_model(self.name, description=description)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ class LoggedModel:
 
     uri: str
     model_id: str | None
+    sha256: str | None = None  # of the model's files as stored, recorded on the version
 
 
 class Tracking:
@@ -117,11 +119,24 @@ class RunLogger:
     def log_sklearn_model(
         self, model: Any, input_example: Any, output_example: Any, trusted_types: Sequence[str]
     ) -> LoggedModel:
-        """Log with signature and input example (skops, trusting only the family's types);
-        requirements pinned to what is installed, which skips MLflow's ~3 s inference."""
+        """Log with signature and input example (skops, trusting only the types this model needs,
+        which must be among the family's `trusted_types`); requirements pinned to what is
+        installed, which skips MLflow's ~3 s inference."""
+        import mlflow.artifacts
         import mlflow.sklearn
+        import skops.io
         from mlflow.models import infer_signature
 
+        from mlplatform.errors import PipelineError
+        from mlplatform.registry.mlflow.models import folder_digest
+
+        needed = sorted(skops.io.get_untrusted_types(data=skops.io.dumps(model)))
+        unexpected = [name for name in needed if name not in trusted_types]
+        if unexpected:
+            raise PipelineError(
+                f"the fitted model holds types its family does not declare as safe to load: {', '.join(unexpected)}",
+                "add them to the family's trusted_types in mlplatform/models/ after checking them",
+            )
         signature = infer_signature(input_example, output_example)
         with mlflow_errors("log the model", self.tracking_uri), warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -132,9 +147,12 @@ class RunLogger:
                 input_example=input_example.head(5),
                 pip_requirements=_pinned_requirements(),
                 serialization_format="skops",
-                skops_trusted_types=list(trusted_types),
+                skops_trusted_types=needed,
             )
-        return LoggedModel(info.model_uri, info.model_id)
+            with tempfile.TemporaryDirectory(prefix="mlplatform-logged-") as tmp:
+                local = mlflow.artifacts.download_artifacts(artifact_uri=info.model_uri, dst_path=tmp)
+                digest = folder_digest(Path(local))  # as stored: what loading will verify
+        return LoggedModel(info.model_uri, info.model_id, digest)
 
 
 def _pinned_requirements() -> list[str]:
