@@ -2,6 +2,8 @@
 # mlplatform training image for SageMaker (training jobs).
 # Build from the repository root:  docker build -f docker/training.Dockerfile --build-arg GIT_COMMIT=$(git rev-parse HEAD) .
 # A SageMaker managed MLflow server pins an MLflow version: --build-arg MLFLOW_VERSION=3.0.1 matches the client to it.
+# The jobs run as uid 1000. SageMaker mounts /opt/ml/* owned by root: if the entrypoint reports that it
+# cannot write there, rebuild with --build-arg APP_UID=0 (run as root; the job's instance is the boundary).
 
 FROM ghcr.io/astral-sh/uv:0.13.9 AS uv
 
@@ -22,6 +24,7 @@ RUN if [ -n "$MLFLOW_VERSION" ]; then uv pip install --python /app/.venv/bin/pyt
 
 FROM python:3.11.11-slim-bookworm AS runtime
 ARG GIT_COMMIT=unknown
+ARG APP_UID=1000
 ENV PATH=/app/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     MLPLATFORM_CONFIG_DIR=/app/config \
@@ -34,7 +37,7 @@ RUN groupadd --system --gid 1000 mlplatform \
 COPY --from=build /app/.venv /app/.venv
 COPY config /app/config
 LABEL org.opencontainers.image.source="mlplatform" org.opencontainers.image.revision=${GIT_COMMIT}
-USER 1000:1000
+USER ${APP_UID}:${APP_UID}
 WORKDIR /home/mlplatform
 # Batch jobs, not services: SageMaker watches the process exit code, there is nothing to probe.
 HEALTHCHECK NONE

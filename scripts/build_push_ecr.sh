@@ -4,9 +4,13 @@
 #   scripts/build_push_ecr.sh [training|inference|all]      (default: all)
 #
 # Environment: AWS_REGION (default us-east-1), MLPLATFORM_ENV (default staging),
-# PROJECT (default iris), MLFLOW_VERSION (optional client pin for a managed MLflow server).
+# PROJECT (default iris), MLFLOW_VERSION (optional client pin for a managed MLflow server),
+# APP_UID (optional: 0 when SageMaker's root-owned /opt/ml mounts are not writable for uid 1000).
 # The ECR repositories are named <project>-<env>-<target> and must exist already (seed 002:
-# infrastructure creates them, this script never does); a missing one fails before any build.
+# Terraform's ecr module creates them, this script never does); a missing one fails before any
+# build. Their tags are immutable: an image already pushed for this commit is not rebuilt, and a
+# tree with uncommitted changes gets a tag of its own (<commit>-dirty-<UTC time>).
+# Prints one image URI per target on stdout (everything else goes to stderr).
 set -euo pipefail
 
 target="${1:-all}"
@@ -23,7 +27,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 
 commit="$(git -C "$root" rev-parse --short=12 HEAD)"
 if [ -n "$(git -C "$root" status --porcelain --untracked-files=no)" ]; then
-  commit="${commit}-dirty"  # never pass off uncommitted code as a commit
+  commit="${commit}-dirty-$(date -u +%Y%m%d%H%M%S)"  # never pass off uncommitted code as a commit
 fi
 
 account="$(aws sts get-caller-identity --query Account --output text)"
@@ -33,7 +37,7 @@ for t in "${targets[@]}"; do
   repository="${project}-${environment}-${t}"
   if ! aws ecr describe-repositories --region "$region" --repository-names "$repository" >/dev/null 2>&1; then
     echo "Error: ECR repository '$repository' does not exist in $region (account $account)" >&2
-    echo "  Fix: create it first (terraform apply in infra/terraform/envs/$environment), or set PROJECT/MLPLATFORM_ENV" >&2
+    echo "  Fix: create it with Terraform (cd infra/terraform/envs/$environment && terraform apply -target=module.ecr), or set PROJECT/MLPLATFORM_ENV" >&2
     exit 1
   fi
 done
@@ -41,10 +45,19 @@ done
 aws ecr get-login-password --region "$region" | docker login --username AWS --password-stdin "$registry" >/dev/null
 
 for t in "${targets[@]}"; do
-  image="${registry}/${project}-${environment}-${t}:${commit}"
+  repository="${project}-${environment}-${t}"
+  image="${registry}/${repository}:${commit}"
+  pushed="$(aws ecr describe-images --region "$region" --repository-name "$repository" \
+    --image-ids "imageTag=${commit}" --query 'imageDetails[0].imageDigest' --output text 2>/dev/null || true)"
+  if [[ "$pushed" == sha256:* ]]; then
+    echo "$image is already in ECR ($pushed): not rebuilt (tags are immutable)" >&2
+    echo "$image"
+    continue
+  fi
   docker build --file "$root/docker/${t}.Dockerfile" \
     --build-arg "GIT_COMMIT=${commit}" \
     ${MLFLOW_VERSION:+--build-arg "MLFLOW_VERSION=${MLFLOW_VERSION}"} \
+    ${APP_UID:+--build-arg "APP_UID=${APP_UID}"} \
     --tag "$image" "$root" >&2
   docker push "$image" >&2
   echo "$image"

@@ -32,6 +32,19 @@ def _replace_block(text: str, name: str, content: str) -> str:
 
 
 USAGE = {
+    "ecr": """module "ecr" {
+  source       = "../../modules/ecr"
+  project_name = "iris"
+  environment  = "staging"   # repositories iris-staging-training and iris-staging-inference
+}""",
+    "monitoring": """module "monitoring" {
+  source            = "../../modules/monitoring"
+  project_name      = "iris"
+  environment       = "staging"
+  pipeline_arns     = [module.sagemaker_pipelines.training_pipeline_arn, module.sagemaker_pipelines.processing_pipeline_arn]
+  alert_emails      = ["ml-oncall@example.com"]
+  slack_webhook_url = var.slack_webhook_url   # optional, sensitive
+}""",
     "mlflow": """module "mlflow" {
   source             = "../../modules/mlflow"
   project_name       = "mlflow"
@@ -43,6 +56,8 @@ USAGE = {
   project_name                   = "iris"
   environment                    = "staging"
   s3_bucket_arn                  = "arn:aws:s3:::iris-ml-staging"
+  mlflow_tracking_server_arn     = module.mlflow.tracking_server_arn
+  mlflow_artifact_bucket_arn     = module.mlflow.artifact_bucket_arn
   enable_processing_pipeline     = true
   training_pipeline_definition   = file("definitions/training.json")   # mlplatform sagemaker definition training
   processing_pipeline_definition = file("definitions/inference.json")  # mlplatform sagemaker definition inference
@@ -50,6 +65,10 @@ USAGE = {
   inference_image_uri            = "123456789012.dkr.ecr.us-east-1.amazonaws.com/iris-staging-inference:abc123"
   enable_training_schedule       = true
   enable_processing_schedule     = true
+  kafka_bootstrap_servers        = "b-1.my-cluster.kafka.us-east-1.amazonaws.com:9096"
+  kafka_topic                    = "ml-predictions-staging"
+  kafka_secret_arn               = "arn:aws:secretsmanager:us-east-1:123456789012:secret:AmazonMSK_staging-abc123"
+  kafka_security_protocol        = "SASL_SSL"
 }""",
     "training-job": """module "training_job" {
   source         = "../../modules/training-job"
@@ -60,7 +79,47 @@ USAGE = {
   input_channels = [{ name = "training", s3_uri = "s3://ml-platform-staging-ml-bucket/datasets/training/" }]
   output_s3_path = "s3://ml-platform-staging-ml-bucket/training-outputs/"
   hyperparameters = { n_estimators = "100", max_depth = "5", random_state = "42", criterion = "gini" }
+  environment_variables      = { MLFLOW_TRACKING_URI = module.mlflow.tracking_server_arn }  # required
+  mlflow_tracking_server_arn = module.mlflow.tracking_server_arn
+  mlflow_artifact_bucket_arn = module.mlflow.artifact_bucket_arn
 }""",
+}
+
+# Written after the tables: what a reader of the seeds needs to map their inputs to ours.
+NOTES = {
+    "sagemaker-pipelines": """## Wiring: what the steps receive
+
+The definitions read every deployment-time value as a pipeline parameter; this module sends them
+in the schedule targets (empty values are not sent: the definition's default applies) and outputs
+them as `pipeline_parameters` for manual runs.
+
+| Pipeline parameter | Set from | Step reads it as |
+|---|---|---|
+| `MlflowTrackingUri` (no default) | `mlflow_tracking_server_arn` | `MLFLOW_TRACKING_URI` |
+| `TrainingImageUri` / `InferenceImageUri` (no default) | `training_image_uri` / `inference_image_uri` | the job's image |
+| `TrainingDataS3Uri` | `input_data_s3_path` | the `training` channel |
+| `ModelOutputS3Uri` | `model_output_s3_path` | `OutputDataConfig.S3OutputPath` |
+| `InputS3Uri` | `inference_input_s3_path` | the processing input (sharded by key) |
+| `DataRootS3Uri` | `inference_output_s3_path` | `MLPLATFORM_INFERENCE__DATA_ROOT` |
+| `ReportsS3Uri` | `s3://<bucket>/<s3_prefix>/processing-runs` | the processing output, per execution |
+| `KafkaBootstrapServers`, `KafkaTopic` | `kafka_bootstrap_servers`, `kafka_topic` | `KAFKA_BOOTSTRAP_SERVERS`, `KAFKA_TOPIC` |
+| `KafkaSecretArn`, `KafkaSecurityProtocol`, `KafkaSaslMechanism` | `kafka_secret_arn`, `kafka_security_protocol`, `kafka_sasl_mechanism` | `KAFKA_SECRET_ARN`, ... |
+| `LogicalDate` | `auto` (the execution's UTC date) | `--date` |
+
+## Seed 002's inputs
+
+| Seed 002 input | Here |
+|---|---|
+| `input_data_s3_path`, `model_output_s3_path`, `inference_input_s3_path` | same names |
+| `inference_output_s3_path` | same name: the predictions root; they land in `<it>/<s3_prefix>/inference-output/date=D/` |
+| `training_environment_variables`, `processing_environment_variables` | same names, merged into the steps' environment; the wired names (`MLFLOW_TRACKING_URI`, `KAFKA_*`, ...) are refused: use their own variables |
+| `MLFLOW_TRACKING_URI` in those maps | `mlflow_tracking_server_arn` |
+| `KAFKA_TOPIC` in `processing_environment_variables` | `kafka_topic` |
+| `MLFLOW_MODEL_URI` in `processing_environment_variables` | `inference.model_uri` in `config/<env>.toml` (rendered into the definition) |
+| `vpc_id`, `subnet_ids`, `security_group_ids` | same names; with subnets every step gets a `VpcConfig` |
+| `enable_*_pipeline`, `enable_*_schedule` | same names |
+| ECR repositories "must exist" | the `ecr` module creates them |
+""",
 }
 
 
@@ -98,6 +157,8 @@ def write_module_readmes() -> None:
             lines.append(f"| `{name}` | {_cell(spec.get('description', ''))} | `{kind}` | {default} | {required} |")
         lines += ["", "## Outputs", "", "| Name | Description |", "|---|---|"]
         lines += [f"| `{name}` | {_cell(spec.get('description', ''))} |" for name, spec in outputs.items()]
+        if module.name in NOTES:
+            lines += ["", NOTES[module.name].rstrip()]
         lines += [
             "",
             "Generated by `make docs` from the module's variables and outputs; edit those, not this file.",

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -40,6 +43,17 @@ def test_hyperparameters_are_strings_and_foreign_keys_are_ignored():
     )
     assert params == {"n_estimators": "50", "max_depth": "None"}
     assert settings == {"target_column": "label"}
+
+
+def test_seed_001_training_hyperparameters_are_accepted(caplog):
+    """terraform.tfvars of seed 001: model_name / experiment_name next to the model's own, and
+    seed 003's max_features="auto", which scikit-learn removed (it meant "sqrt" for classifiers)."""
+    params, settings = split_hyperparameters({"n_estimators": "100", "max_depth": "10", "max_features": "auto",
+                                              "model_name": "staging-classifier",
+                                              "experiment_name": "staging-experiments"})  # fmt: skip
+    assert params == {"n_estimators": "100", "max_depth": "10", "max_features": "sqrt"}
+    assert settings == {"model_name": "staging-classifier", "experiment_name": "staging-experiments"}
+    assert "max_features='auto' was removed from scikit-learn; read as 'sqrt'" in caplog.text
 
 
 def test_training_job_with_training_and_validation_channels(opt_ml, iris, monkeypatch):
@@ -134,8 +148,81 @@ def test_the_installed_entrypoints_run_as_processes(opt_ml, isolated_env):
                             capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
     assert scored.returncode == 0, scored.stderr
     assert "scored 1000 rows for 2026-11-23" in scored.stdout
-    write_hyperparameters(opt_ml, {"max_features": "auto"})  # seed 003's value: rejected, not reinterpreted
-    trained = subprocess.run([ENTRYPOINT_DIR / "mlplatform-sagemaker-train"], env=env, capture_output=True,
+    write_hyperparameters(opt_ml, {"max_features": "auto", "n_estimators": "5", "model_name": "seed-model",
+                                   "experiment_name": "seed-experiment"})  # fmt: skip
+    # `<image> train` is how SageMaker starts a job that sets no ContainerEntrypoint (seed 003's job)
+    trained = subprocess.run([ENTRYPOINT_DIR / "mlplatform-sagemaker-train", "train"], env=env, capture_output=True,
                              text=True, timeout=300, check=False)  # fmt: skip
-    assert trained.returncode == 2
-    assert "max_features='auto'" in (opt_ml / "output" / "failure").read_text()
+    assert trained.returncode == 0, trained.stderr
+    assert "read as 'sqrt'" in trained.stderr
+    summary = json.loads((opt_ml / "model" / "mlplatform.json").read_text())
+    assert summary["model_name"] == "seed-model"
+
+    import mlflow
+
+    client = mlflow.MlflowClient(f"sqlite:///{isolated_env.resolve() / 'mlflow.db'}")
+    run = client.get_run(summary["run_id"])
+    assert run.data.params["max_features"] == "sqrt"
+    assert client.get_experiment(run.info.experiment_id).name == "seed-experiment"
+
+
+def test_training_reads_the_logical_dates_partition(opt_ml, iris):
+    training = opt_ml / "input" / "data" / "training"
+    for day, rows in (("2026-11-15", 90), ("2026-11-22", 150)):
+        (training / f"date={day}").mkdir(parents=True)
+        iris.sample(n=rows, random_state=0).to_csv(training / f"date={day}" / "iris.csv", index=False)
+    write_hyperparameters(opt_ml, {"n_estimators": "5", "target": "species"})
+    assert train_main(["--date", "2026-11-15"]) == 0, (opt_ml / "output" / "failure").read_text()
+    summary = json.loads((opt_ml / "model" / "mlplatform.json").read_text())
+    assert summary["logical_date"] == "2026-11-15"
+    assert summary["data_source"].rstrip("/").endswith("date=2026-11-15")
+
+
+@pytest.mark.parametrize("entrypoint", [train_main, score_main])
+def test_an_unwired_tracking_uri_fails_before_any_work(opt_ml, monkeypatch, entrypoint):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "")  # a pipeline parameter that never got its value
+    assert entrypoint(["--date", "2026-11-22"]) == 2
+    reason = opt_ml / "output" / ("failure" if entrypoint is train_main else "message")
+    assert "MLFLOW_TRACKING_URI is set but empty" in reason.read_text()
+    assert not (opt_ml / "model").exists() or not any((opt_ml / "model").iterdir())
+
+
+@contextlib.contextmanager
+def as_image_user(folder: Path):
+    """Run as uid 1000 (the images' user) against a folder owned by root, as SageMaker mounts
+    /opt/ml/model; without root, a read-only folder stands for it."""
+    if os.getuid() != 0:
+        folder.chmod(0o555)
+        try:
+            yield
+        finally:
+            folder.chmod(0o755)
+        return
+    os.seteuid(1000)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+
+
+@pytest.mark.parametrize(("entrypoint", "folder", "reason"), [
+    (train_main, "model", "output/failure"),
+    (score_main, "processing/output", "output/message"),
+])  # fmt: skip
+def test_an_unwritable_output_folder_is_one_clear_error(monkeypatch, entrypoint, folder, reason):
+    root = Path(tempfile.mkdtemp(prefix="opt-ml-"))  # not under pytest's 0700 tmp dir: uid 1000 must reach it
+    try:
+        root.chmod(0o755)
+        (root / folder).mkdir(parents=True)
+        (root / "output").mkdir()
+        if os.getuid() == 0:
+            os.chown(root / "output", 1000, 1000)  # the failure file's folder stays writable
+        monkeypatch.setenv("MLPLATFORM_SAGEMAKER_ROOT", str(root))
+        with as_image_user(root / folder):
+            code = entrypoint(["--date", "2026-11-22"])
+        assert code == 2
+        message = (root / reason).read_text()
+        assert f"{root / folder}" in message and "is not writable by uid" in message
+        assert "--build-arg APP_UID=0" in message
+    finally:
+        shutil.rmtree(root)

@@ -9,6 +9,9 @@ from mlplatform.clients import Clients
 from mlplatform.flows.setup import load_settings
 from mlplatform.sagemaker.definitions import execution_parameters, pipeline_name, render
 
+ARN = "arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/mlflow-staging-mlflow"
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/iris-staging-{}:0123456789ab"
+
 
 def test_create_start_and_schedule_both_pipelines(s3_bucket, cli, tmp_path):
     settings = load_settings("staging")
@@ -23,7 +26,9 @@ def test_create_start_and_schedule_both_pipelines(s3_bucket, cli, tmp_path):
         created = sagemaker.create_pipeline(
             PipelineName=name, PipelineDefinition=out.read_text(), RoleArn=settings.aws.role_arn
         )
-        params = execution_parameters(settings, kind, "2026-11-22")
+        image = "TrainingImageUri" if kind == "training" else "InferenceImageUri"
+        given = {"MlflowTrackingUri": ARN, image: IMAGE.format(kind)}
+        params = execution_parameters(settings, kind, "2026-11-22", given)
         started = sagemaker.start_pipeline_execution(
             PipelineName=params["PipelineName"], PipelineParameters=params["PipelineParameters"]
         )
@@ -36,10 +41,13 @@ def test_create_start_and_schedule_both_pipelines(s3_bucket, cli, tmp_path):
             Target={
                 "Arn": created["PipelineArn"],
                 "RoleArn": settings.aws.role_arn,
-                "SageMakerPipelineParameters": {"PipelineParameterList": [{"Name": "LogicalDate", "Value": "auto"}]},
+                "SageMakerPipelineParameters": {"PipelineParameterList": [
+                    {"Name": "LogicalDate", "Value": "auto"}, {"Name": "MlflowTrackingUri", "Value": ARN},
+                    {"Name": image, "Value": IMAGE.format(kind)},
+                ]},
                 "RetryPolicy": {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600},
             },
-        )
+        )  # fmt: skip
         assert scheduler.get_schedule(Name=name)["ScheduleExpression"] == expression
     listed = {p["PipelineName"] for p in sagemaker.list_pipelines()["PipelineSummaries"]}
     assert {"iris-staging-training", "iris-staging-processing"} <= listed

@@ -82,6 +82,10 @@ class KafkaSettings(BaseModel):
         description="Also send schema_version and model_version as message headers (the value holds "
         "both; headers cost ~1 µs a message).",
     )
+    secret_arn: str | None = Field(
+        None,
+        description="Secrets Manager secret with the SASL username/password (JSON), read at start; never logged.",
+    )
 
     @property
     def enabled(self) -> bool:
@@ -313,4 +317,5 @@ SEED_ENV: dict[str, tuple[str, ...]] = {
     "KAFKA_SASL_PASSWORD": ("inference", "kafka", "sasl_password"),
     "KAFKA_SSL_CA_LOCATION": ("inference", "kafka", "ssl_ca_location"),
     "KAFKA_HEADERS": ("inference", "kafka", "headers"),
+    "KAFKA_SECRET_ARN": ("inference", "kafka", "secret_arn"),
 }

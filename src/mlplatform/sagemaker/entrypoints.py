@@ -1,10 +1,12 @@
 """Container entrypoints for SageMaker training and processing jobs.
 
-`mlplatform-sagemaker-train`: hyperparameters.json (every value a string) + the `training`
-channel (built-in Iris when absent) and optional `validation` channel -> `mlplatform train`;
-the registered MLflow model is copied to /opt/ml/model. MLflow is whatever MLFLOW_TRACKING_URI
-says (a SageMaker MLflow ARN works with the aws extra installed in the image); unset, an
-embedded store under /opt/ml/output/data, which SageMaker uploads with the job's output.
+`mlplatform-sagemaker-train [--date D]`: hyperparameters.json (every value a string) + the
+`training` channel (built-in Iris when absent; its `date=D/` partition when it has one) and
+optional `validation` channel -> `mlplatform train`; the registered MLflow model is copied to
+/opt/ml/model. MLflow is whatever MLFLOW_TRACKING_URI says (a SageMaker MLflow ARN works with
+the aws extra installed in the image); unset, an embedded store under /opt/ml/output/data,
+which SageMaker uploads with the job's output. Set but empty, the job fails: that is a pipeline
+parameter that was never wired.
 
 `mlplatform-sagemaker-score`: the processing input folder (this host's shard when the input is
 ShardedByS3Key) or generated rows -> `mlplatform score`. Predictions go to
@@ -13,29 +15,42 @@ commit) or, unset, under /opt/ml/processing/output for SageMaker to upload. With
 each writes its own complete sub-partition `date=D/host=<host>/`, with row ids offset by
 10^12 x host index so prediction ids never collide.
 
-Both write the reason of a failure where SageMaker shows it (failure / message file) and exit
-non-zero: 2 for bad input, 1 otherwise.
+Both check first that the folder SageMaker uploads is writable by the image's user (SageMaker
+mounts /opt/ml/* owned by root), write the reason of a failure where SageMaker shows it
+(failure / message file) and exit non-zero: 2 for bad input, 1 otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
+import tempfile
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from mlplatform.dates import parse_logical_date
-from mlplatform.errors import EXIT_PIPELINE_FAILURE, BadInputError, MLPlatformError
+from mlplatform.errors import EXIT_PIPELINE_FAILURE, BadInputError, ConfigError, MLPlatformError
 from mlplatform.sagemaker.contract import Contract, has_data_files
 
 HOST_ROW_ID_STRIDE = 10**12
 # Keys SageMaker or its SDKs add to hyperparameters.json that are not ours.
 _FOREIGN_PREFIXES = ("sagemaker_", "_")
-_TRAINING_KEYS = {"target": "target_column", "target_column": "target_column", "test_size": "test_size"}
+# Training settings accepted as hyperparameters: ours, and seed 001's training_hyperparameters.
+_TRAINING_KEYS = {
+    "target": "target_column",
+    "target_column": "target_column",
+    "test_size": "test_size",
+    "model_name": "model_name",
+    "experiment_name": "experiment_name",
+}
+# Hyperparameter values scikit-learn removed, read with their modern meaning (classifiers).
+_LEGACY_VALUES = {("max_features", "auto"): "sqrt"}
+log = logging.getLogger("mlplatform.sagemaker")
 
 
 def _fail(path: Path, exc: BaseException, limit: int | None = None) -> int:
@@ -69,16 +84,55 @@ def split_hyperparameters(raw: dict[str, Any]) -> tuple[dict[str, str], dict[str
         text = text.strip('"') if text.startswith('"') and text.endswith('"') else text
         if key in _TRAINING_KEYS:
             settings[_TRAINING_KEYS[key]] = text
+        elif (key, text) in _LEGACY_VALUES:
+            params[key] = _LEGACY_VALUES[key, text]
+            log.warning(
+                "hyperparameter %s=%r was removed from scikit-learn; read as %r (what it meant for classifiers)",
+                key, text, params[key],
+            )  # fmt: skip
         else:
             params[key] = text
     return params, settings
+
+
+def _require_writable(folder: Path, what: str) -> None:
+    """SageMaker mounts /opt/ml/* owned by root; a non-root image user finds out here, not after
+    an hour of training."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-probe-"):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"{folder} ({what}) is not writable by uid {os.getuid()}: {exc.strerror or exc}",
+            "SageMaker mounts /opt/ml owned by root: rebuild the image with --build-arg APP_UID=0 "
+            "(scripts/build_push_ecr.sh: APP_UID=0), or run the job as the folder's owner",
+        ) from None
+
+
+def _require_tracking_uri() -> None:
+    """Set but empty = a pipeline parameter that never got its value: refuse rather than log to
+    a store that vanishes with the container."""
+    if "MLFLOW_TRACKING_URI" in os.environ and not os.environ["MLFLOW_TRACKING_URI"].strip():
+        raise ConfigError(
+            "MLFLOW_TRACKING_URI is set but empty (the pipeline parameter MlflowTrackingUri has no value)",
+            "set the tracking server ARN in the schedule target (Terraform) or --param MlflowTrackingUri=...",
+        )
 
 
 def train_main(argv: Sequence[str] | None = None) -> int:
     """Entrypoint of the training image."""
     _configure()
     contract = Contract.from_env()
+    parser = argparse.ArgumentParser(prog="mlplatform-sagemaker-train")
+    # SageMaker runs `<image> train` when the job sets no ContainerEntrypoint (seed 003's job).
+    parser.add_argument("mode", nargs="?", choices=["train"], help=argparse.SUPPRESS)
+    parser.add_argument("--date", default="auto", help="logical date YYYY-MM-DD, or auto (today, UTC)")
+    args = parser.parse_args(list(argv or []))
     try:
+        run_date = parse_logical_date(args.date)
+        _require_tracking_uri()
+        _require_writable(contract.model_dir, "the model SageMaker uploads")
         from mlplatform.flows.setup import load_settings, open_mlflow
         from mlplatform.flows.training import run_training
 
@@ -93,7 +147,7 @@ def train_main(argv: Sequence[str] | None = None) -> int:
         params, extra = split_hyperparameters(raw)
         overrides: dict[str, Any] = dict(extra)
         if has_data_files(contract.channel("training")):
-            overrides["train_data"] = str(contract.channel("training"))
+            overrides["train_data"] = training_data(contract.channel("training"), run_date)
         if has_data_files(contract.channel("validation")):
             overrides["validation_data"] = str(contract.channel("validation"))
         if not os.environ.get("MLFLOW_TRACKING_URI") and not os.environ.get("MLPLATFORM_HOME"):
@@ -103,7 +157,7 @@ def train_main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(**overrides, hyperparameters=params or None)
         outcome = run_training(settings)
         open_mlflow(settings).loader.export(outcome.model_name, outcome.version, contract.model_dir)
-        _write_summary(settings, outcome, contract.model_dir)
+        _write_summary(settings, outcome, contract.model_dir, run_date)
         sys.stdout.write(
             f"trained {outcome.model_name} v{outcome.version} ({outcome.decision.reason}); "
             f"f1_macro={outcome.metrics['f1_macro']:.4f}\n"
@@ -113,9 +167,18 @@ def train_main(argv: Sequence[str] | None = None) -> int:
         return _fail(contract.failure_file, exc)
 
 
-def _write_summary(settings: Any, outcome: Any, model_dir: Path) -> None:
+def training_data(channel: Path, run_date: str) -> str:
+    """The channel, or its `date=<logical date>/` partition when the data is kept in dated
+    snapshots: the weekly run trains on the snapshot of its date."""
+    partition = channel / f"date={run_date}"
+    return str(partition if has_data_files(partition) else channel)
+
+
+def _write_summary(settings: Any, outcome: Any, model_dir: Path, run_date: str) -> None:
     """What the exported model is, next to it in SageMaker's model folder."""
     summary = {
+        "logical_date": run_date,
+        "data_source": outcome.data_source,
         "model_name": outcome.model_name,
         "version": outcome.version,
         "run_id": outcome.run_id,
@@ -138,10 +201,12 @@ def score_main(argv: Sequence[str] | None = None) -> int:
     input_dir = args.input_dir or contract.processing_input
     output_dir = args.output_dir or contract.processing_output
     try:
+        run_date = parse_logical_date(args.date)
+        _require_tracking_uri()
+        _require_writable(output_dir, "the processing output SageMaker uploads")
         from mlplatform.flows.scoring import run_scoring
         from mlplatform.flows.setup import load_settings
 
-        run_date = parse_logical_date(args.date)
         current, hosts = contract.hosts()
         if current not in hosts:
             raise BadInputError(f"resourceconfig.json: current host {current!r} not in {hosts}", "check the job")
@@ -175,7 +240,7 @@ def score_main(argv: Sequence[str] | None = None) -> int:
 
 
 def train() -> None:  # console script
-    sys.exit(train_main())
+    sys.exit(train_main(sys.argv[1:]))
 
 
 def score() -> None:  # console script

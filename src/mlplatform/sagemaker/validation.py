@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlplatform.sagemaker.expressions import is_expression
+
 
 def _placeholder(shape: Any) -> Any:
-    """A value of the right type for a `{"Get": ...}` expression, so botocore can check the rest."""
+    """A value of the right type for a `Get` / `Std:Join` expression, so botocore can check the rest."""
     kind = shape.type_name
     if kind == "integer":
         return max(shape.metadata.get("min", 1), 1)
@@ -21,7 +23,7 @@ def _placeholder(shape: Any) -> Any:
 
 
 def _substitute(value: Any, shape: Any) -> Any:
-    if isinstance(value, dict) and set(value) == {"Get"}:
+    if is_expression(value):
         return _placeholder(shape)
     if isinstance(value, dict) and shape.type_name == "structure":
         return {k: _substitute(v, shape.members[k]) if k in shape.members else v for k, v in value.items()}
@@ -32,26 +34,40 @@ def _substitute(value: Any, shape: Any) -> Any:
     return value
 
 
+OPERATIONS = {
+    "Training": ("CreateTrainingJob", "TrainingJobName"),
+    "Processing": ("CreateProcessingJob", "ProcessingJobName"),
+}
+
+
+def _input_shape(operation: str) -> Any:
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model("sagemaker").operation_model(operation).input_shape
+
+
 def validate_step_arguments(definition: dict[str, Any]) -> list[str]:
     """Problems in each step's Arguments against the real CreateTrainingJob / CreateProcessingJob
     request shapes (required and unknown keys, types, lengths, enums); empty when valid."""
-    import botocore.session
-    from botocore.validate import ParamValidator
-
-    model = botocore.session.get_session().get_service_model("sagemaker")
     problems: list[str] = []
     for step in definition["Steps"]:
-        operation, name_key = {
-            "Training": ("CreateTrainingJob", "TrainingJobName"),
-            "Processing": ("CreateProcessingJob", "ProcessingJobName"),
-        }[step["Type"]]
-        shape = model.operation_model(operation).input_shape
-        request = {name_key: "pipeline-step", **_substitute(step["Arguments"], shape)}
-        report = ParamValidator().validate(request, shape)
-        if report.has_errors():
-            problems.append(f"{step['Name']} ({operation}): {report.generate_report()}")
-        problems += [f"{step['Name']}: {p}" for p in _enum_problems(request, shape, operation)]
+        operation, name_key = OPERATIONS[step["Type"]]
+        request = {name_key: "pipeline-step", **_substitute(step["Arguments"], _input_shape(operation))}
+        problems += validate_job_request(step["Type"], request, step["Name"])
     return problems
+
+
+def validate_job_request(step_type: str, request: dict[str, Any], label: str) -> list[str]:
+    """Problems in one resolved job request (what SageMaker checks when the step starts it)."""
+    from botocore.validate import ParamValidator
+
+    operation, _ = OPERATIONS[step_type]
+    shape = _input_shape(operation)
+    problems = []
+    report = ParamValidator().validate(request, shape)
+    if report.has_errors():
+        problems.append(f"{label} ({operation}): {report.generate_report()}")
+    return problems + [f"{label}: {p}" for p in _enum_problems(request, shape, operation)]
 
 
 def _enum_problems(value: Any, shape: Any, path: str) -> list[str]:

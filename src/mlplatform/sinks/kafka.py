@@ -9,6 +9,10 @@ The producer is idempotent with acks=all. Success reports are switched off
 message that fails calls back, so after `flush()` delivered = produced - failed - still queued.
 The first failure stops the run (and purges the queue) instead of waiting out every timeout.
 
+SASL credentials can come from a Secrets Manager secret (`KAFKA_SECRET_ARN`, MSK's JSON format
+`{"username": ..., "password": ...}`), read once when the producer is built; the values go to
+librdkafka only, never to a log or an error message.
+
 The produce loop is GIL-bound, so it runs in a thread of its own, one batch behind the reader
 (whose Parquet decoding and Arrow compute release the GIL): the two overlap. The hand-off queue
 holds at most two batches, so memory stays flat.
@@ -16,6 +20,7 @@ holds at most two batches, so memory stays flat.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import queue
@@ -103,6 +108,64 @@ def redacted(config: dict[str, Any]) -> dict[str, Any]:
     return {k: "***" if any(w in k for w in secret_words) else v for k, v in config.items()}
 
 
+SASL_PROTOCOLS = ("SASL_PLAINTEXT", "SASL_SSL")
+DEFAULT_SECRET_MECHANISM = "SCRAM-SHA-512"  # what MSK's Secrets Manager integration uses
+
+
+def resolve_credentials(settings: KafkaSettings, clients: Clients) -> KafkaSettings:
+    """Settings with the SASL username/password of the secret `secret_arn` names. The secret is
+    read whatever the protocol, so a wrong ARN or a missing permission fails at start."""
+    from pydantic import SecretStr
+
+    arn = (settings.secret_arn or "").strip()
+    if not arn:
+        return settings
+    username, password = _read_secret(arn, clients)
+    if settings.security_protocol not in SASL_PROTOCOLS:
+        log.warning(
+            "KAFKA_SECRET_ARN is set but KAFKA_SECURITY_PROTOCOL=%s sends no credentials; set SASL_SSL to use them",
+            settings.security_protocol,
+        )
+        return settings
+    return settings.model_copy(
+        update={
+            "sasl_username": username,
+            "sasl_password": SecretStr(password),
+            "sasl_mechanism": settings.sasl_mechanism or DEFAULT_SECRET_MECHANISM,
+        }
+    )
+
+
+def _read_secret(arn: str, clients: Clients) -> tuple[str, str]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    quiet = logging.getLogger("botocore")
+    level = quiet.level
+    quiet.setLevel(max(quiet.getEffectiveLevel(), logging.INFO))  # botocore's DEBUG logs response bodies
+    try:
+        text = clients.boto3("secretsmanager").get_secret_value(SecretId=arn).get("SecretString") or ""
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code == "ResourceNotFoundException":
+            raise ConfigError(f"the Kafka secret {arn} does not exist", "fix KAFKA_SECRET_ARN") from None
+        raise PipelineError(
+            f"cannot read the Kafka secret {arn} ({code or 'error'})",
+            "grant secretsmanager:GetSecretValue on it to the job's role (Terraform: kafka_secret_arn)",
+        ) from None
+    except BotoCoreError as exc:
+        raise PipelineError(f"cannot reach Secrets Manager for {arn} ({type(exc).__name__})", "retry") from None
+    finally:
+        quiet.setLevel(level)
+    try:
+        value = json.loads(text)
+        return str(value["username"]), str(value["password"])
+    except (ValueError, KeyError, TypeError):
+        raise ConfigError(
+            f"the Kafka secret {arn} is not JSON with 'username' and 'password'",
+            'store it as {"username": "...", "password": "..."} (the format MSK uses)',
+        ) from None
+
+
 class KafkaPublisher:
     def __init__(
         self, settings: KafkaSettings, client_id: str, headers: list[tuple[str, bytes]] | None, clients: Clients
@@ -114,7 +177,7 @@ class KafkaPublisher:
         self.headers = headers
         self.run_date = "?"
         self.result = KafkaResult(topic=self.topic)
-        config = producer_config(settings, client_id)
+        config = producer_config(resolve_credentials(settings, clients), client_id)
         config["on_delivery"] = self._on_failed_delivery
         config["error_cb"] = self._on_error
         config["logger"] = logging.getLogger("mlplatform.kafka.librdkafka")

@@ -1,4 +1,7 @@
-# prod: managed MLflow + the training and processing pipelines with their schedules.
+# prod: managed MLflow, ECR repositories, the training and processing pipelines with their
+# schedules, and their monitoring (job log groups, alerts on failed executions).
+# From an empty account: `terraform apply -target=module.mlflow -target=module.ecr`, push the
+# images (scripts/build_push_ecr.sh), then `terraform apply` with their URIs (README, AWS deployment).
 # The pipeline JSON in definitions/ is rendered from config/prod.toml:
 #   mlplatform --env prod sagemaker definition training -o infra/terraform/envs/prod/definitions/training.json
 # (make docs regenerates both; a test fails when they are stale).
@@ -21,6 +24,13 @@ module "mlflow" {
   tags               = local.tags
 }
 
+module "ecr" {
+  source       = "../../modules/ecr"
+  project_name = var.project_name
+  environment  = local.environment
+  tags         = local.tags
+}
+
 module "sagemaker_pipelines" {
   source       = "../../modules/sagemaker-pipelines"
   project_name = var.project_name
@@ -33,10 +43,16 @@ module "sagemaker_pipelines" {
   training_image_uri             = var.training_image_uri
   inference_image_uri            = var.inference_image_uri
 
-  s3_bucket_arn              = local.bucket_arn
-  s3_prefix                  = var.project_name
+  s3_bucket_arn = local.bucket_arn
+  s3_prefix     = var.project_name
+
+  # Wiring: values the definitions read as pipeline parameters, set in the schedules.
   mlflow_tracking_server_arn = module.mlflow.tracking_server_arn
-  secret_arns                = var.kafka_secret_arns
+  mlflow_artifact_bucket_arn = module.mlflow.artifact_bucket_arn
+  kafka_bootstrap_servers    = var.kafka_bootstrap_servers
+  kafka_topic                = var.kafka_output_topic
+  kafka_secret_arn           = var.kafka_secret_arn
+  kafka_security_protocol    = var.kafka_security_protocol
 
   vpc_id             = var.vpc_id
   subnet_ids         = var.subnet_ids
@@ -68,9 +84,23 @@ module "training_job" {
     MLPLATFORM_ENV      = local.environment
   }
   mlflow_tracking_server_arn = module.mlflow.tracking_server_arn
+  mlflow_artifact_bucket_arn = module.mlflow.artifact_bucket_arn
   schedule_expression        = var.training_schedule_expression
   schedule_timezone          = var.schedule_timezone
+  vpc_id                     = var.vpc_id
   subnet_ids                 = var.subnet_ids
   security_group_ids         = var.security_group_ids
   tags                       = local.tags
+}
+
+module "monitoring" {
+  source             = "../../modules/monitoring"
+  project_name       = var.project_name
+  environment        = local.environment
+  pipeline_arns      = compact([module.sagemaker_pipelines.training_pipeline_arn, module.sagemaker_pipelines.processing_pipeline_arn])
+  alert_emails       = var.alert_emails
+  slack_webhook_url  = var.slack_webhook_url
+  create_log_groups  = var.create_log_groups
+  log_retention_days = var.log_retention_days
+  tags               = local.tags
 }

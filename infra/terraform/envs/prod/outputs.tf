@@ -22,3 +22,18 @@ output "schedules" {
   description = "Schedules created, by pipeline."
   value       = module.sagemaker_pipelines.module_configuration
 }
+
+output "pipeline_parameters" {
+  description = "Parameters each pipeline gets from its schedule: for manual runs, mlplatform sagemaker params/run-local --params-file."
+  value       = module.sagemaker_pipelines.pipeline_parameters
+}
+
+output "ecr_repository_urls" {
+  description = "Where scripts/build_push_ecr.sh pushes the images."
+  value       = module.ecr.repository_urls
+}
+
+output "alert_topic_arn" {
+  description = "SNS topic of failed/stopped pipeline executions."
+  value       = module.monitoring.alert_topic_arn
+}

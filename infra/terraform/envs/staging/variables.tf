@@ -21,12 +21,12 @@ variable "s3_bucket_name" {
 }
 
 variable "training_image_uri" {
-  description = "Training image URI, from scripts/build_push_ecr.sh training."
+  description = "Training image URI with the commit tag scripts/build_push_ecr.sh training printed (no default: nothing else exists)."
   type        = string
 }
 
 variable "inference_image_uri" {
-  description = "Inference image URI, from scripts/build_push_ecr.sh inference."
+  description = "Inference image URI with the commit tag scripts/build_push_ecr.sh inference printed (no default: nothing else exists)."
   type        = string
 }
 
@@ -78,14 +78,57 @@ variable "security_group_ids" {
   default     = []
 }
 
-variable "kafka_secret_arns" {
-  description = "Secrets Manager ARNs of the Kafka credentials the inference job reads."
-  type        = list(string)
-  default     = []
+variable "kafka_bootstrap_servers" {
+  description = "Kafka brokers of the predictions (seed 001); empty = no Kafka sink."
+  type        = string
+  default     = ""
+}
+
+variable "kafka_output_topic" {
+  description = "Kafka topic of the predictions (seed 001); empty = config/staging.toml's."
+  type        = string
+  default     = ""
+}
+
+variable "kafka_secret_arn" {
+  description = "Secrets Manager secret with the Kafka SASL username/password (JSON); the inference job reads it."
+  type        = string
+  default     = ""
+}
+
+variable "kafka_security_protocol" {
+  description = "Kafka security protocol: SASL_SSL with kafka_secret_arn (MSK SASL/SCRAM); empty = PLAINTEXT."
+  type        = string
+  default     = ""
 }
 
 variable "enable_scheduled_training_job" {
   description = "Also create seed 003's plain scheduled training job (besides the training pipeline)."
   type        = bool
   default     = false
+}
+
+variable "alert_emails" {
+  description = "E-mail addresses told when a staging pipeline execution fails or is stopped."
+  type        = list(string)
+  default     = []
+}
+
+variable "slack_webhook_url" {
+  description = "Slack incoming webhook told when a staging pipeline execution fails (TF_VAR_slack_webhook_url; never in tfvars)."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+variable "create_log_groups" {
+  description = "Create the account-wide /aws/sagemaker/* job log groups (false for the second environment of one account)."
+  type        = bool
+  default     = true
+}
+
+variable "log_retention_days" {
+  description = "Days the training and processing jobs' logs are kept."
+  type        = number
+  default     = 365
 }

@@ -1,5 +1,7 @@
 # SageMaker pipelines (training, processing) rendered by mlplatform, their schedules, and
-# least-privilege IAM. Kafka is not infrastructure here: the processing job talks to it.
+# least-privilege IAM. Every deployment-time value (tracking server ARN, images, S3 paths, Kafka)
+# reaches the steps as a pipeline parameter set here, in the schedule targets; the committed
+# definition carries none of them. Kafka is not infrastructure here: the processing job talks to it.
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
@@ -13,34 +15,74 @@ locals {
   bucket    = element(split(":::", var.s3_bucket_arn), 1)
   prefix    = trim(var.s3_prefix, "/")
 
-  pipelines = {
+  # Seed 002's module inputs, else the project's folders in the bucket.
+  paths = {
+    training_data   = trimsuffix(coalesce(var.input_data_s3_path, "s3://${local.bucket}/${local.prefix}/datasets/training"), "/")
+    model_output    = trimsuffix(coalesce(var.model_output_s3_path, "s3://${local.bucket}/${local.prefix}/models"), "/")
+    inference_input = trimsuffix(coalesce(var.inference_input_s3_path, "s3://${local.bucket}/${local.prefix}/inference-input"), "/")
+    data_root       = trimsuffix(coalesce(var.inference_output_s3_path, "s3://${local.bucket}"), "/")
+    reports         = "s3://${local.bucket}/${local.prefix}/processing-runs"
+  }
+  # Predictions land in <data root>/<project>/inference-output/date=D/ (mlplatform's layout).
+  predictions = "${local.paths.data_root}/${local.prefix}/inference-output"
+
+  # The values of the definitions' parameters: what the schedules send, and what
+  # `terraform output pipeline_parameters` gives for manual runs and `mlplatform sagemaker run-local`.
+  parameters = {
     training = {
-      enabled    = var.enable_training_pipeline
-      definition = var.training_pipeline_definition
-      image      = var.training_image_uri
-      job        = "training-job"
-      reads      = ["datasets", "models"]
-      writes     = ["models", "checkpoints"]
-      schedule   = var.training_schedule_expression
-      scheduled  = var.enable_training_pipeline && var.enable_training_schedule
-      active     = var.training_schedule_enabled
-      image_parameter = "TrainingImageUri"
+      LogicalDate       = "auto"
+      MlflowTrackingUri = var.mlflow_tracking_server_arn
+      TrainingImageUri  = var.training_image_uri
+      TrainingDataS3Uri = local.paths.training_data
+      ModelOutputS3Uri  = local.paths.model_output
     }
     processing = {
-      enabled    = var.enable_processing_pipeline
-      definition = var.processing_pipeline_definition
-      image      = var.inference_image_uri
-      job        = "processing-job"
-      reads      = ["inference-input", "inference-output"]
-      writes     = ["inference-output", "processing-runs"]
-      schedule   = var.processing_schedule_expression
-      scheduled  = var.enable_processing_pipeline && var.enable_processing_schedule
-      active     = var.processing_schedule_enabled
-      image_parameter = "InferenceImageUri"
+      LogicalDate           = "auto"
+      MlflowTrackingUri     = var.mlflow_tracking_server_arn
+      InferenceImageUri     = var.inference_image_uri
+      InputS3Uri            = local.paths.inference_input
+      DataRootS3Uri         = local.paths.data_root
+      ReportsS3Uri          = local.paths.reports
+      KafkaBootstrapServers = var.kafka_bootstrap_servers
+      KafkaTopic            = var.kafka_topic
+      KafkaSecretArn        = var.kafka_secret_arn
+      KafkaSecurityProtocol = var.kafka_security_protocol
+      KafkaSaslMechanism    = var.kafka_sasl_mechanism
+    }
+  }
+  # EventBridge cannot send an empty value: an empty one leaves the definition's default.
+  schedule_parameters = { for k, p in local.parameters : k => { for name, value in p : name => value if value != "" } }
+
+  pipelines = {
+    training = {
+      enabled     = var.enable_training_pipeline
+      definition  = var.training_pipeline_definition
+      image       = var.training_image_uri
+      environment = var.training_environment_variables
+      reads       = [local.paths.training_data, local.paths.model_output]
+      writes      = [local.paths.model_output, "s3://${local.bucket}/${local.prefix}/checkpoints"]
+      schedule    = var.training_schedule_expression
+      scheduled   = var.enable_training_pipeline && var.enable_training_schedule
+      active      = var.training_schedule_enabled
+    }
+    processing = {
+      enabled     = var.enable_processing_pipeline
+      definition  = var.processing_pipeline_definition
+      image       = var.inference_image_uri
+      environment = var.processing_environment_variables
+      reads       = [local.paths.inference_input, local.predictions]
+      writes      = [local.predictions, local.paths.reports]
+      schedule    = var.processing_schedule_expression
+      scheduled   = var.enable_processing_pipeline && var.enable_processing_schedule
+      active      = var.processing_schedule_enabled
     }
   }
   enabled   = { for k, p in local.pipelines : k => p if p.enabled }
   scheduled = { for k, p in local.pipelines : k => p if p.scheduled }
+
+  # What each definition declares, and which of its parameters have no default (Terraform must set them).
+  declared = { for k, p in local.enabled : k => [for x in try(jsondecode(p.definition).Parameters, []) : x.Name] }
+  required = { for k, p in local.enabled : k => [for x in try(jsondecode(p.definition).Parameters, []) : x.Name if !can(x.DefaultValue)] }
 
   # 123456789012.dkr.ecr.us-east-1.amazonaws.com/repo:tag -> arn:aws:ecr:us-east-1:123456789012:repository/repo
   ecr_repository_arns = {
@@ -52,7 +94,39 @@ locals {
       regex("^[^/]+/([^:@]+)", p.image)[0],
     )
   }
-  vpc_enabled = var.vpc_id != ""
+  vpc_enabled = length(var.subnet_ids) > 0
+  vpc_config  = { Subnets = var.subnet_ids, SecurityGroupIds = var.security_group_ids }
+  # Merged into each step's Arguments by step type, only when the jobs run in the VPC.
+  network_arguments = {
+    Training   = [for _ in local.vpc_enabled ? [1] : [] : { VpcConfig = local.vpc_config }]
+    Processing = [for _ in local.vpc_enabled ? [1] : [] : { NetworkConfig = { VpcConfig = local.vpc_config } }]
+  }
+
+  # The deployed definitions: every step runs as this module's role, gets the extra environment
+  # (the definition's own variables win) and, with subnets, the VPC configuration.
+  definitions = {
+    for k, p in local.enabled : k => merge(jsondecode(p.definition), {
+      Steps = [for s in jsondecode(p.definition).Steps : merge(s, {
+        Arguments = merge(
+          s.Arguments,
+          {
+            RoleArn     = aws_iam_role.execution[k].arn
+            Environment = merge(p.environment, try(s.Arguments.Environment, {}))
+          },
+          local.network_arguments[s.Type]...
+        )
+      })]
+    })
+  }
+
+  s3_arns = {
+    for k, p in local.enabled : k => {
+      reads  = [for u in p.reads : "arn:${local.partition}:s3:::${trimprefix(u, "s3://")}/*"]
+      writes = [for u in p.writes : "arn:${local.partition}:s3:::${trimprefix(u, "s3://")}/*"]
+      keys   = distinct([for u in concat(p.reads, p.writes) : trimprefix(trimprefix(u, "s3://${local.bucket}"), "/")])
+    }
+  }
+  job_secret_arns = compact(concat(var.secret_arns, [var.kafka_secret_arn]))
 }
 
 # -- execution roles: one per pipeline; it runs the pipeline and its job, and may pass only itself
@@ -83,24 +157,34 @@ data "aws_iam_policy_document" "execution" {
   for_each = local.enabled
 
   statement {
-    sid     = "ReadInputs"
-    actions = ["s3:GetObject"]
-    resources = [for folder in each.value.reads : "${var.s3_bucket_arn}/${local.prefix}/${folder}/*"]
+    sid       = "ReadInputs"
+    actions   = ["s3:GetObject"]
+    resources = local.s3_arns[each.key].reads
   }
   statement {
     sid       = "WriteOutputs"
     actions   = ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
-    resources = [for folder in each.value.writes : "${var.s3_bucket_arn}/${local.prefix}/${folder}/*"]
+    resources = local.s3_arns[each.key].writes
   }
   statement {
-    sid       = "ListProjectPrefix"
+    sid       = "ListProjectPrefixes"
     actions   = ["s3:ListBucket"]
     resources = [var.s3_bucket_arn]
     condition {
       test     = "StringLike"
       variable = "s3:prefix"
-      values   = ["${local.prefix}/*", local.prefix]
+      values   = flatten([for key in local.s3_arns[each.key].keys : [key, "${key}/*"]])
     }
+  }
+  statement {
+    sid       = "MlflowArtifacts"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+    resources = ["${var.mlflow_artifact_bucket_arn}/*"]
+  }
+  statement {
+    sid       = "ListMlflowArtifacts"
+    actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
+    resources = [var.mlflow_artifact_bucket_arn]
   }
   statement {
     sid       = "PullImage"
@@ -118,7 +202,17 @@ data "aws_iam_policy_document" "execution" {
     resources = ["arn:${local.partition}:logs:${local.region}:${local.account}:log-group:/aws/sagemaker/*"]
   }
   statement {
-    sid     = "RunOwnJobs"
+    sid       = "JobMetrics"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"] # PutMetricData has no resource-level permissions; limited to SageMaker's namespaces
+    condition {
+      test     = "StringLike"
+      variable = "cloudwatch:namespace"
+      values   = ["/aws/sagemaker/*", "aws/sagemaker/*"]
+    }
+  }
+  statement {
+    sid = "RunOwnJobs"
     actions = [
       "sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob",
       "sagemaker:CreateProcessingJob", "sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob",
@@ -139,28 +233,25 @@ data "aws_iam_policy_document" "execution" {
       values   = ["sagemaker.amazonaws.com"]
     }
   }
-  dynamic "statement" {
-    for_each = var.mlflow_tracking_server_arn == "" ? [] : [1]
-    content {
-      sid       = "MlflowTracking"
-      actions   = ["sagemaker-mlflow:*"]
-      resources = [var.mlflow_tracking_server_arn]
-    }
+  statement {
+    sid       = "MlflowTracking"
+    actions   = ["sagemaker-mlflow:*"]
+    resources = [var.mlflow_tracking_server_arn]
   }
   dynamic "statement" {
-    for_each = var.kms_key_arn == "" ? [] : [1]
+    for_each = length(compact([var.kms_key_arn, var.mlflow_kms_key_arn])) > 0 ? [1] : []
     content {
-      sid       = "BucketKey"
+      sid       = "BucketKeys"
       actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-      resources = [var.kms_key_arn]
+      resources = compact([var.kms_key_arn, var.mlflow_kms_key_arn])
     }
   }
   dynamic "statement" {
-    for_each = each.key == "processing" && length(var.secret_arns) > 0 ? [1] : []
+    for_each = each.key == "processing" && length(local.job_secret_arns) > 0 ? [1] : []
     content {
       sid       = "ReadKafkaSecrets"
       actions   = ["secretsmanager:GetSecretValue"]
-      resources = var.secret_arns
+      resources = local.job_secret_arns
     }
   }
   dynamic "statement" {
@@ -173,7 +264,7 @@ data "aws_iam_policy_document" "execution" {
       ]
       resources = ["*"] # ENIs do not exist before the job creates them
       condition {
-        test     = "StringEquals"
+        test     = "ArnEquals"
         variable = "ec2:Vpc"
         values   = ["arn:${local.partition}:ec2:${local.region}:${local.account}:vpc/${var.vpc_id}"]
       }
@@ -199,7 +290,7 @@ resource "aws_iam_role_policy" "execution" {
   policy   = data.aws_iam_policy_document.execution[each.key].json
 }
 
-# -- pipelines: the rendered definition, with every step's RoleArn pointed at this role
+# -- pipelines: the rendered definition, run as this role, with its parameters checked
 
 resource "aws_sagemaker_pipeline" "this" {
   for_each              = local.enabled
@@ -207,12 +298,8 @@ resource "aws_sagemaker_pipeline" "this" {
   pipeline_display_name = "${local.name}-${each.key}"
   pipeline_description  = "mlplatform ${each.key} pipeline (${var.environment})"
   role_arn              = aws_iam_role.execution[each.key].arn
-  pipeline_definition = replace(
-    each.value.definition,
-    "/\"RoleArn\": \"[^\"]*\"/",
-    "\"RoleArn\": \"${aws_iam_role.execution[each.key].arn}\""
-  )
-  tags = var.tags
+  pipeline_definition   = jsonencode(local.definitions[each.key])
+  tags                  = var.tags
 
   lifecycle {
     precondition {
@@ -220,8 +307,32 @@ resource "aws_sagemaker_pipeline" "this" {
       error_message = "the ${each.key} pipeline definition must be mlplatform's rendered JSON (mlplatform sagemaker definition)."
     }
     precondition {
+      condition     = alltrue([for s in jsondecode(each.value.definition).Steps : try(s.Arguments.Environment.MLFLOW_TRACKING_URI.Get, "") == "Parameters.MlflowTrackingUri"])
+      error_message = "every step of the ${each.key} definition must read MLFLOW_TRACKING_URI from the MlflowTrackingUri parameter: re-render it (make docs)."
+    }
+    precondition {
+      condition     = length(setsubtract(local.required[each.key], keys(local.schedule_parameters[each.key]))) == 0
+      error_message = "the ${each.key} definition needs values for ${join(", ", setsubtract(local.required[each.key], keys(local.schedule_parameters[each.key])))}: set the matching variables."
+    }
+    precondition {
+      condition     = length(setsubtract(keys(local.schedule_parameters[each.key]), local.declared[each.key])) == 0
+      error_message = "the ${each.key} definition does not declare ${join(", ", setsubtract(keys(local.schedule_parameters[each.key]), local.declared[each.key]))}: re-render it (make docs)."
+    }
+    precondition {
       condition     = can(regex("^[0-9]{12}\\.dkr\\.ecr\\.[a-z0-9-]+\\.amazonaws\\.com/[^:@]+", each.value.image))
       error_message = "the ${each.key} pipeline needs its ECR image URI (training_image_uri / inference_image_uri)."
+    }
+    precondition {
+      condition     = alltrue([for u in concat(each.value.reads, each.value.writes) : startswith(u, "s3://${local.bucket}/") || u == "s3://${local.bucket}"])
+      error_message = "every S3 path of the ${each.key} pipeline must be inside ${var.s3_bucket_arn} (its role is scoped to that bucket)."
+    }
+    precondition {
+      condition     = length(var.subnet_ids) == 0 || (var.vpc_id != "" && length(var.security_group_ids) > 0)
+      error_message = "subnet_ids need vpc_id and security_group_ids (the roles' network permissions are scoped to the VPC)."
+    }
+    precondition {
+      condition     = var.kafka_secret_arn == "" || contains(["SASL_PLAINTEXT", "SASL_SSL"], var.kafka_security_protocol)
+      error_message = "kafka_secret_arn needs kafka_security_protocol SASL_SSL (or SASL_PLAINTEXT): credentials are not sent otherwise."
     }
   }
 }
@@ -283,13 +394,12 @@ resource "aws_scheduler_schedule" "this" {
     role_arn = aws_iam_role.scheduler[0].arn
 
     sagemaker_pipeline_parameters {
-      pipeline_parameter {
-        name  = "LogicalDate"
-        value = "auto"
-      }
-      pipeline_parameter {
-        name  = each.value.image_parameter
-        value = each.value.image
+      dynamic "pipeline_parameter" {
+        for_each = local.schedule_parameters[each.key]
+        content {
+          name  = pipeline_parameter.key
+          value = pipeline_parameter.value
+        }
       }
     }
 
@@ -307,6 +417,13 @@ resource "aws_cloudwatch_event_rule" "this" {
   schedule_expression = each.value.schedule
   state               = each.value.active ? "ENABLED" : "DISABLED"
   tags                = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = !startswith(each.value.schedule, "at(")
+      error_message = "EventBridge rules take cron() or rate() only; at() needs schedule_mechanism = \"scheduler\"."
+    }
+  }
 }
 
 resource "aws_cloudwatch_event_target" "this" {
@@ -316,13 +433,12 @@ resource "aws_cloudwatch_event_target" "this" {
   role_arn = aws_iam_role.scheduler[0].arn
 
   sagemaker_pipeline_target {
-    pipeline_parameter_list {
-      name  = "LogicalDate"
-      value = "auto"
-    }
-    pipeline_parameter_list {
-      name  = each.value.image_parameter
-      value = each.value.image
+    dynamic "pipeline_parameter_list" {
+      for_each = local.schedule_parameters[each.key]
+      content {
+        name  = pipeline_parameter_list.key
+        value = pipeline_parameter_list.value
+      }
     }
   }
 

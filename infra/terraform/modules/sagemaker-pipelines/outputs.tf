@@ -34,6 +34,11 @@ output "processing_schedule_rule_arn" {
   )
 }
 
+output "pipeline_parameters" {
+  description = "Parameter values each pipeline gets from its schedule, by pipeline: the values of a manual run (mlplatform sagemaker params / run-local --params-file)."
+  value       = { for k, _ in local.enabled : k => local.schedule_parameters[k] }
+}
+
 output "module_configuration" {
   description = "Summary of what this module created."
   value = {

@@ -56,15 +56,23 @@ variable "processing_pipeline_definition" {
 }
 
 variable "training_image_uri" {
-  description = "Training image URI in ECR (required with the training pipeline)."
+  description = "Training image URI in ECR, tagged as scripts/build_push_ecr.sh pushed it (required with the training pipeline). Sent as TrainingImageUri."
   type        = string
   default     = ""
+  validation {
+    condition     = !endswith(var.training_image_uri, ":latest")
+    error_message = "training_image_uri: use the commit tag scripts/build_push_ecr.sh printed; it never pushes latest (and the repositories' tags are immutable)."
+  }
 }
 
 variable "inference_image_uri" {
-  description = "Inference image URI in ECR (required with the processing pipeline)."
+  description = "Inference image URI in ECR, tagged as scripts/build_push_ecr.sh pushed it (required with the processing pipeline). Sent as InferenceImageUri."
   type        = string
   default     = ""
+  validation {
+    condition     = !endswith(var.inference_image_uri, ":latest")
+    error_message = "inference_image_uri: use the commit tag scripts/build_push_ecr.sh printed; it never pushes latest (and the repositories' tags are immutable)."
+  }
 }
 
 variable "vpc_id" {
@@ -74,7 +82,7 @@ variable "vpc_id" {
 }
 
 variable "subnet_ids" {
-  description = "Subnets for the jobs (with vpc_id)."
+  description = "Subnets for the jobs (with vpc_id): added to every step as its VpcConfig."
   type        = list(string)
   default     = []
 }
@@ -86,7 +94,126 @@ variable "security_group_ids" {
 }
 
 variable "mlflow_tracking_server_arn" {
-  description = "SageMaker managed MLflow tracking server the jobs log to; empty to grant no MLflow access."
+  description = "SageMaker managed MLflow tracking server the jobs log to (the mlflow module's tracking_server_arn); sent as the MlflowTrackingUri parameter."
+  type        = string
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{12}:mlflow-tracking-server/[A-Za-z0-9-]+$", var.mlflow_tracking_server_arn))
+    error_message = "mlflow_tracking_server_arn must be a tracking server ARN (module.mlflow.tracking_server_arn): without it the jobs would log to a store inside the container."
+  }
+}
+
+variable "mlflow_artifact_bucket_arn" {
+  description = "Bucket of the tracking server's artifacts (the mlflow module's artifact_bucket_arn): the jobs read and write models there."
+  type        = string
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9.-]{3,63}$", var.mlflow_artifact_bucket_arn))
+    error_message = "mlflow_artifact_bucket_arn must look like arn:aws:s3:::bucket-name."
+  }
+}
+
+variable "mlflow_kms_key_arn" {
+  description = "KMS key of the MLflow artifact bucket, if a customer key (the roles get encrypt/decrypt on it)."
+  type        = string
+  default     = ""
+}
+
+variable "input_data_s3_path" {
+  description = "Training data prefix (seed 002); default s3://<bucket>/<s3_prefix>/datasets/training. Sent as TrainingDataS3Uri."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.input_data_s3_path == "" || can(regex("^s3://[a-z0-9.-]{3,63}(/.*)?$", var.input_data_s3_path))
+    error_message = "input_data_s3_path must be empty or s3://bucket/prefix."
+  }
+}
+
+variable "model_output_s3_path" {
+  description = "Where training jobs write model.tar.gz (seed 002); default s3://<bucket>/<s3_prefix>/models. Sent as ModelOutputS3Uri."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.model_output_s3_path == "" || can(regex("^s3://[a-z0-9.-]{3,63}(/.*)?$", var.model_output_s3_path))
+    error_message = "model_output_s3_path must be empty or s3://bucket/prefix."
+  }
+}
+
+variable "inference_input_s3_path" {
+  description = "Inference input prefix, date=YYYY-MM-DD/ partitions inside (seed 002); default s3://<bucket>/<s3_prefix>/inference-input. Sent as InputS3Uri."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.inference_input_s3_path == "" || can(regex("^s3://[a-z0-9.-]{3,63}(/.*)?$", var.inference_input_s3_path))
+    error_message = "inference_input_s3_path must be empty or s3://bucket/prefix."
+  }
+}
+
+variable "inference_output_s3_path" {
+  description = "Predictions root (seed 002): they land in <it>/<s3_prefix>/inference-output/date=D/; default s3://<bucket>. Sent as DataRootS3Uri."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.inference_output_s3_path == "" || can(regex("^s3://[a-z0-9.-]{3,63}(/.*)?$", var.inference_output_s3_path))
+    error_message = "inference_output_s3_path must be empty or s3://bucket/prefix."
+  }
+}
+
+variable "training_environment_variables" {
+  description = "Extra environment of the training step (seed 002). Never secrets; the wired names (MLFLOW_TRACKING_URI, ...) come from their own variables."
+  type        = map(string)
+  default     = {}
+  validation {
+    condition     = length(setintersection(keys(var.training_environment_variables), ["MLFLOW_TRACKING_URI", "MODEL_NAME", "EXPERIMENT_NAME", "MLPLATFORM_ENV"])) == 0
+    error_message = "training_environment_variables cannot set MLFLOW_TRACKING_URI (use mlflow_tracking_server_arn), MODEL_NAME, EXPERIMENT_NAME or MLPLATFORM_ENV (config/<env>.toml, rendered into the definition)."
+  }
+}
+
+variable "processing_environment_variables" {
+  description = "Extra environment of the processing step (seed 002). Never secrets; the wired names (MLFLOW_TRACKING_URI, KAFKA_*, ...) come from their own variables."
+  type        = map(string)
+  default     = {}
+  validation {
+    condition = length(setintersection(keys(var.processing_environment_variables), [
+      "MLFLOW_TRACKING_URI", "MLFLOW_MODEL_URI", "MODEL_NAME", "EXPERIMENT_NAME", "MLPLATFORM_ENV", "KAFKA_BOOTSTRAP_SERVERS",
+      "KAFKA_TOPIC", "KAFKA_SECRET_ARN", "KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM", "MLPLATFORM_INFERENCE__DATA_ROOT",
+    ])) == 0 && length([for k in keys(var.processing_environment_variables) : k if can(regex("PASSWORD|SECRET_KEY|TOKEN", k))]) == 0
+    error_message = "processing_environment_variables cannot set the wired names (use mlflow_tracking_server_arn, kafka_*, inference_output_s3_path; MLFLOW_MODEL_URI/MODEL_NAME come from config/<env>.toml) nor secrets (use kafka_secret_arn)."
+  }
+}
+
+variable "kafka_bootstrap_servers" {
+  description = "Kafka brokers host:port[,host:port] (seed 001); empty = no Kafka sink. Sent as KafkaBootstrapServers."
+  type        = string
+  default     = ""
+}
+
+variable "kafka_topic" {
+  description = "Topic of the predictions (seed 001 kafka_output_topic); empty = the definition's default (config/<env>.toml). Sent as KafkaTopic."
+  type        = string
+  default     = ""
+}
+
+variable "kafka_secret_arn" {
+  description = "Secrets Manager secret with the SASL username/password as JSON (MSK format); the processing role may read it. Sent as KafkaSecretArn."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.kafka_secret_arn == "" || can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$", var.kafka_secret_arn))
+    error_message = "kafka_secret_arn must be empty or a Secrets Manager secret ARN."
+  }
+}
+
+variable "kafka_security_protocol" {
+  description = "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL; empty = the definition's default. Sent as KafkaSecurityProtocol."
+  type        = string
+  default     = ""
+  validation {
+    condition     = contains(["", "PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"], var.kafka_security_protocol)
+    error_message = "kafka_security_protocol must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."
+  }
+}
+
+variable "kafka_sasl_mechanism" {
+  description = "SASL mechanism (SCRAM-SHA-512 when empty and a secret is given, as MSK uses). Sent as KafkaSaslMechanism."
   type        = string
   default     = ""
 }
@@ -98,7 +225,7 @@ variable "kms_key_arn" {
 }
 
 variable "secret_arns" {
-  description = "Secrets Manager secrets the processing job may read (e.g. Kafka SASL credentials)."
+  description = "Other Secrets Manager secrets the processing job may read (kafka_secret_arn is added to these)."
   type        = list(string)
   default     = []
 }
@@ -143,7 +270,7 @@ variable "training_schedule_expression" {
   default     = "cron(0 2 ? * SUN *)"
   validation {
     condition     = can(regex("^(cron|rate|at)\\(.+\\)$", var.training_schedule_expression))
-    error_message = "training_schedule_expression must be cron(...), rate(...) or at(...)."
+    error_message = "training_schedule_expression must be cron(...), rate(...) or at(...) (at() with the scheduler only)."
   }
 }
 

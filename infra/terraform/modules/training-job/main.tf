@@ -106,6 +106,59 @@ data "aws_iam_policy_document" "job" {
     actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
     resources = ["arn:${local.partition}:logs:${local.region}:${local.account}:log-group:/aws/sagemaker/TrainingJobs*"]
   }
+  statement {
+    sid       = "JobMetrics"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"] # PutMetricData has no resource-level permissions; limited to SageMaker's namespaces
+    condition {
+      test     = "StringLike"
+      variable = "cloudwatch:namespace"
+      values   = ["/aws/sagemaker/*", "aws/sagemaker/*"]
+    }
+  }
+  dynamic "statement" {
+    for_each = var.mlflow_artifact_bucket_arn == "" ? [] : [1]
+    content {
+      sid       = "MlflowArtifacts"
+      actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+      resources = ["${var.mlflow_artifact_bucket_arn}/*"]
+    }
+  }
+  dynamic "statement" {
+    for_each = var.mlflow_artifact_bucket_arn == "" ? [] : [1]
+    content {
+      sid       = "ListMlflowArtifacts"
+      actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
+      resources = [var.mlflow_artifact_bucket_arn]
+    }
+  }
+  dynamic "statement" {
+    for_each = length(var.subnet_ids) > 0 ? [1] : []
+    content {
+      sid = "JobNetworkInterfaces"
+      actions = [
+        "ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
+        "ec2:DeleteNetworkInterfacePermission",
+      ]
+      resources = ["*"] # ENIs do not exist before the job creates them
+      condition {
+        test     = "ArnEquals"
+        variable = "ec2:Vpc"
+        values   = ["arn:${local.partition}:ec2:${local.region}:${local.account}:vpc/${var.vpc_id}"]
+      }
+    }
+  }
+  dynamic "statement" {
+    for_each = length(var.subnet_ids) > 0 ? [1] : []
+    content {
+      sid = "DescribeNetwork"
+      actions = [
+        "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
+        "ec2:DescribeDhcpOptions",
+      ]
+      resources = ["*"] # Describe* actions have no resource-level permissions
+    }
+  }
   dynamic "statement" {
     for_each = length(var.secret_arns) > 0 ? [1] : []
     content {
@@ -207,6 +260,14 @@ resource "aws_scheduler_schedule" "training" {
   }
 
   lifecycle {
+    precondition {
+      condition     = trimspace(lookup(var.environment_variables, "MLFLOW_TRACKING_URI", "")) != ""
+      error_message = "environment_variables must set MLFLOW_TRACKING_URI (the tracking server ARN): without it the job logs to a store inside its container."
+    }
+    precondition {
+      condition     = length(var.subnet_ids) == 0 || (var.vpc_id != "" && length(var.security_group_ids) > 0)
+      error_message = "subnet_ids need vpc_id and security_group_ids (the role's network permissions are scoped to the VPC)."
+    }
     precondition {
       condition     = !var.enable_spot_training || var.checkpoint_s3_uri != ""
       error_message = "spot training needs checkpoint_s3_uri."

@@ -9,11 +9,11 @@ variable "environment" {
 }
 
 variable "training_image" {
-  description = "Training image URI (ECR), e.g. the mlplatform training image."
+  description = "Training image URI (ECR) with the commit tag scripts/build_push_ecr.sh printed."
   type        = string
   validation {
-    condition     = can(regex("^[0-9]{12}\\.dkr\\.ecr\\.[a-z0-9-]+\\.amazonaws\\.com/[^:@]+", var.training_image))
-    error_message = "training_image must be an ECR image URI."
+    condition     = can(regex("^[0-9]{12}\\.dkr\\.ecr\\.[a-z0-9-]+\\.amazonaws\\.com/[^:@]+", var.training_image)) && !endswith(var.training_image, ":latest")
+    error_message = "training_image must be an ECR image URI with the tag the build pushed (never latest)."
   }
 }
 
@@ -107,6 +107,12 @@ variable "mlflow_tracking_server_arn" {
   default     = ""
 }
 
+variable "mlflow_artifact_bucket_arn" {
+  description = "Bucket of the tracking server's artifacts: the job writes the model there (the mlflow module's artifact_bucket_arn); empty for none."
+  type        = string
+  default     = ""
+}
+
 variable "schedule_expression" {
   description = "When the job runs (seed: cron(0 3 * * ? *))."
   type        = string
@@ -123,6 +129,12 @@ variable "schedule_timezone" {
   description = "IANA time zone of the schedule."
   type        = string
   default     = "UTC"
+}
+
+variable "vpc_id" {
+  description = "VPC of subnet_ids (the role may create network interfaces only there); empty for no VPC."
+  type        = string
+  default     = ""
 }
 
 variable "subnet_ids" {

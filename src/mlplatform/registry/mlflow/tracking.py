@@ -28,6 +28,8 @@ class Tracking:
         self.connection = connection
 
     def experiment_id(self, name: str) -> str:
+        from mlflow.exceptions import MlflowException
+
         connection = self.connection
         with mlflow_errors(f"open experiment {name!r}", connection.tracking_uri):
             experiment = connection.client.get_experiment_by_name(name)
@@ -38,7 +40,16 @@ class Tracking:
             location = None
             if connection.artifact_root is not None:
                 location = (connection.artifact_root / safe_dir(name)).as_uri()
-            return str(connection.client.create_experiment(name, artifact_location=location))
+            try:
+                return str(connection.client.create_experiment(name, artifact_location=location))
+            except MlflowException as exc:
+                # Several processing hosts start together: another one created it first.
+                if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                    raise
+                created = connection.client.get_experiment_by_name(name)
+                if created is None:
+                    raise
+                return str(created.experiment_id)
 
     @contextlib.contextmanager
     def run(self, experiment: str, run_name: str, tags: dict[str, str]) -> Iterator[RunLogger]:
