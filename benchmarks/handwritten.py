@@ -19,6 +19,7 @@ import warnings
 from datetime import UTC, datetime
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -41,7 +42,8 @@ def main() -> None:
 
     mlflow.set_tracking_uri(args.tracking_uri)
     model = mlflow.sklearn.load_model(args.model_uri)
-    model.set_params(n_jobs=-1)
+    # the registered model is a Pipeline (imputation, then the forest): the forest's threads only
+    model.set_params(**{"model__n_jobs" if hasattr(model, "steps") else "n_jobs": -1})
     classes = [str(c) for c in model.classes_]
     names = list(model.feature_names_in_)
 
@@ -74,7 +76,7 @@ def main() -> None:
         x = np.round(centres[rng.integers(0, len(classes), size)] + rng.normal(0, 0.4, (size, len(names))), 2)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            proba = model.predict_proba(x)
+            proba = model.predict_proba(pd.DataFrame(x, columns=names))
         predicted = proba.argmax(axis=1)
         keys = pc.binary_join_element_wise(date, pc.cast(pa.array(ids), pa.string()), ":")
         table = {"prediction_id": keys, "row_id": ids}
