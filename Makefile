@@ -74,8 +74,9 @@ clean: ## Remove the environment and local state
 docs: $(SYNCED) ## Regenerate the README configuration table from the settings model
 	$(VENV)/bin/python scripts/sync_readme.py
 
-bench: $(SYNCED) ## Benchmarks: mlplatform score vs a hand-written script vs the naive way (results/)
+bench: $(SYNCED) ## Benchmarks: mlplatform score vs a hand-written script vs the naive way, and the publisher alone (results/)
 	$(VENV)/bin/python -m benchmarks.score_bench
+	$(VENV)/bin/python -m benchmarks.publish_bench
 
 bench-quality: $(SYNCED) ## Quality on public mixed-type tables vs a hand-built pipeline (the bench group's datasets)
 	$(SYNC) --group bench --inexact
