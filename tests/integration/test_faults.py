@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -360,3 +361,82 @@ def test_an_s3_commit_never_overwrites_a_date_another_run_committed_meanwhile(s3
     assert read_manifest(clients, folder)["run"] == "run=fast"
     keys = [o["Key"] for o in Clients().boto3("s3").list_objects_v2(Bucket=s3_bucket, Prefix="out/")["Contents"]]
     assert not [key for key in keys if "run=slow" in key]
+
+
+# --- the scheduler killed with kill -9 mid-run ---
+
+
+def children_of(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()] if path.exists() else []
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_scheduler_killed_mid_run_takes_its_child_along_and_nothing_is_committed(trained, isolated_env, tmp_path):
+    """The orphaned child used to finish and write `_SUCCESS` while history said interrupted."""
+    from datetime import UTC, datetime, timedelta
+
+    from tests.integration.test_scheduler import wait_for
+
+    fire = (datetime.now(UTC) + timedelta(seconds=6)).strftime("%Y-%m-%dT%H:%M:%S")
+    env = os.environ | {
+        "MLPLATFORM_HOME": str(isolated_env),
+        "MLPLATFORM_SCHEDULE__INFERENCE_SCHEDULE": f"at({fire})",
+        "MLPLATFORM_SCHEDULE__TRAINING_ENABLED": "false",
+        "MLPLATFORM_INFERENCE__ROWS": "3000000",
+    }
+    with open(tmp_path / "daemon.log", "w") as log:
+        daemon = subprocess.Popen([MLPLATFORM, "scheduler"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            child = wait_for(lambda: children_of(daemon.pid), 60, "the scheduled run's process")[0]
+            history = RunHistory(isolated_env / "runs.db")
+            row = wait_for(lambda: [r for r in history.list() if r.status == "running"], 30, "the run's row")[0]
+            time.sleep(3)  # the child is resolving the model or scoring
+            assert alive(child)
+            os.kill(daemon.pid, signal.SIGKILL)
+            daemon.wait()
+            killed = time.monotonic()
+            while alive(child) and time.monotonic() - killed < 10:
+                time.sleep(0.05)
+            assert not alive(child), "the child outlived the daemon"
+            gone_after = time.monotonic() - killed
+        finally:
+            if daemon.poll() is None:
+                daemon.kill()
+    time.sleep(3)
+    date_dir = isolated_env / "data/iris/inference-output/model=iris-model" / f"date={row.logical_date}"
+    assert not (date_dir / "_SUCCESS").exists()
+    assert gone_after < 5
+
+    # the next daemon start closes the row it left: interrupted (nothing was committed)
+    env["MLPLATFORM_SCHEDULE__INFERENCE_SCHEDULE"] = "cron(0 2 1 1 ? 2099)"
+    restarted = subprocess.Popen([MLPLATFORM, "scheduler"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: RunHistory(isolated_env / "runs.db").list()[0].status != "running", 60, "reconciliation")
+    finally:
+        restarted.send_signal(signal.SIGTERM)
+        restarted.wait(timeout=60)
+    assert RunHistory(isolated_env / "runs.db").list()[0].status == "interrupted"
+
+
+def test_check_reports_fires_missed_beyond_the_grace_period(cli, trained, isolated_env):
+    from datetime import UTC, datetime, timedelta
+
+    history = RunHistory(isolated_env / "runs.db")
+    last = (datetime.now(UTC) - timedelta(days=4)).replace(hour=6, minute=0, second=0, microsecond=0)
+    history.record("inference", last.date().isoformat(), last, "schedule", "succeeded")
+    result = cli("check")
+    assert result.exit_code == 1, result.output
+    line = next(line for line in result.output.splitlines() if "schedule inference" in line)
+    assert line.startswith("FAIL") and "fires missed beyond the 21600s grace period" in line, line
+    first = (last + timedelta(days=1)).date().isoformat()
+    assert f"mlplatform backfill --from {first} --to" in line
+    assert "OK   model:" in result.output or "OK model:" in " ".join(result.output.split())

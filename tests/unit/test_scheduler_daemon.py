@@ -219,3 +219,35 @@ def test_stop_during_a_run_takes_no_new_runs(tmp_path):
     scheduler.runner = stop_while_running
     scheduler.run_forever()
     assert len(runner.calls) == 1
+
+
+def test_overdue_fires_are_those_past_the_grace_period_with_no_record():
+    from mlplatform.schedules.daemon import overdue_fires
+
+    daily = parse("cron(0 2 * * ? *)")
+    overdue = overdue_fires(daily, at("2026-11-18T02:00:00"), at("2026-11-22T06:00:00"), timedelta(hours=6))
+    assert overdue == [at("2026-11-19T02:00:00"), at("2026-11-20T02:00:00"), at("2026-11-21T02:00:00")]
+    # today's 02:00 fire is within the grace period: the daemon may still be catching up
+    assert overdue_fires(daily, at("2026-11-21T02:00:00"), at("2026-11-22T06:00:00"), timedelta(hours=6)) == []
+    assert len(overdue_fires(parse("rate(1 minute)"), at("2026-01-01T00:00:00"), at("2026-11-22T00:00:00"),
+                             timedelta(0))) == 1000  # fmt: skip
+
+
+def test_runs_left_running_by_a_killed_daemon_are_reconciled_or_interrupted(tmp_path):
+    history = RunHistory(tmp_path / "runs.db")
+    committed = history.start("inference", "2026-11-20", at("2026-11-20T02:00:00"), "schedule")
+    killed = history.start("inference", "2026-11-21", at("2026-11-21T02:00:00"), "schedule")
+    seen = []
+
+    def reconcile(record):
+        seen.append(record.logical_date)
+        return ("reconciled from the committed output", "mlflow-run") if record.id == committed else None
+
+    scheduler, *_ = make(tmp_path, "2026-11-22T00:00:00", "2026-11-22T00:00:01",
+                        [Job("inference", parse("cron(0 2 * * ? *)"))])  # fmt: skip
+    scheduler.reconcile = reconcile
+    scheduler.run_forever()
+    rows = {r.id: r for r in history.list()}
+    assert seen == ["2026-11-20", "2026-11-21"]
+    assert rows[committed].status == "succeeded" and rows[committed].mlflow_run_id == "mlflow-run"
+    assert rows[killed].status == "interrupted"

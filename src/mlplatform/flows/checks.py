@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from mlplatform.clients import Clients
 from mlplatform.config.settings import Settings
+from mlplatform.dates import logical_date_of
 from mlplatform.errors import MLPlatformError
 from mlplatform.flows.setup import open_mlflow
 from mlplatform.sinks import build_sinks
@@ -54,5 +56,40 @@ def check_sinks(settings: Settings, clients: Clients) -> list[CheckResult]:
     return results
 
 
+def check_schedules(settings: Settings, now: datetime | None = None) -> list[CheckResult]:
+    """Fires the scheduler should have dealt with by now (older than the grace period) but has
+    no record of: the daemon was down or is stuck. Nothing to say before it ever ran here."""
+    from mlplatform.flows.scheduled import history_for, jobs_for
+    from mlplatform.schedules.daemon import overdue_fires
+
+    if not (settings.state_dir / "runs.db").exists():
+        return [CheckResult("schedule", "SKIP", "the scheduler has not run on this state directory")]
+    history = history_for(settings)
+    grace = timedelta(seconds=settings.schedule.grace_period_s)
+    now = now or datetime.now(UTC)
+    results = []
+    for job in jobs_for(settings):
+        handled = history.last_scheduled(job.pipeline)
+        if handled is None:
+            results.append(CheckResult(f"schedule {job.pipeline}", "SKIP", "no scheduled run recorded yet"))
+            continue
+        overdue = overdue_fires(job.schedule, handled, now, grace)
+        if not overdue:
+            detail = f"last fire handled {handled:%Y-%m-%d %H:%M} UTC"
+            results.append(CheckResult(f"schedule {job.pipeline}", "OK", detail))
+            continue
+        first, last = (logical_date_of(fire, job.schedule.zone) for fire in (overdue[0], overdue[-1]))
+        more = "+" if len(overdue) == 1000 else ""
+        backfill = f"mlplatform backfill --from {first} --to {last}"
+        run_them = backfill if job.pipeline == "inference" else "mlplatform train"
+        fix = f"start the scheduler (mlplatform scheduler) or run them: {run_them}"
+        results.append(CheckResult(
+            f"schedule {job.pipeline}", "FAIL",
+            f"{len(overdue)}{more} fires missed beyond the {settings.schedule.grace_period_s}s grace period, "
+            f"oldest {overdue[0]:%Y-%m-%d %H:%M} UTC (last handled {handled:%Y-%m-%d %H:%M} UTC); {fix}",
+        ))  # fmt: skip
+    return results
+
+
 def run_checks(settings: Settings, clients: Clients | None = None) -> list[CheckResult]:
-    return [*check_mlflow(settings), *check_sinks(settings, clients or Clients())]
+    return [*check_mlflow(settings), *check_sinks(settings, clients or Clients()), *check_schedules(settings)]

@@ -32,7 +32,7 @@ from mlplatform.schedules.daemon import (
     pipeline_lock,
 )
 from mlplatform.schedules.expressions import parse
-from mlplatform.schedules.history import RunHistory
+from mlplatform.schedules.history import RunHistory, RunRecord
 from mlplatform.sinks.files import date_uri, read_manifest, read_published
 
 if TYPE_CHECKING:
@@ -55,11 +55,31 @@ def jobs_for(settings: Settings) -> list[Job]:
     return jobs
 
 
+def _die_with(parent: int) -> Callable[[], None] | None:
+    """A preexec hook: the child gets SIGTERM when the daemon dies, even by kill -9 (Linux
+    PR_SET_PDEATHSIG), so an orphan can never commit a run the history calls interrupted.
+    None elsewhere (history is then reconciled from the output at the next start)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork: the child only calls
+
+    def arm() -> None:
+        prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the daemon died before the signal was armed
+            os._exit(1)
+
+    return arm
+
+
 class SubprocessRunner:
     """Runs `mlplatform train|score --date D` as a child process: isolated, and abortable.
 
     On a stop request the child gets `grace_s` seconds to finish, then SIGTERM (then SIGKILL);
     an aborted scoring run has written no `_SUCCESS`, and the next run of the date cleans up.
+    If the daemon itself is killed, the child is terminated with it (`_die_with`). Runs are
+    started from the daemon's main thread: the death signal follows the forking thread.
     """
 
     def __init__(self, settings: Settings, grace_s: float) -> None:
@@ -77,7 +97,10 @@ class SubprocessRunner:
             command += ["--result-json", str(result_file)]
             log_path = self.logs / f"{pipeline}-{logical_date}.log"
             with open(log_path, "a") as output:
-                process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+                process = subprocess.Popen(
+                    command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+                    preexec_fn=_die_with(os.getpid()),  # noqa: PLW1509 - the hook only calls prctl
+                )  # fmt: skip
                 interrupted = self._wait(process, stop)
             if interrupted:
                 return RunResult("interrupted", f"stopped by the scheduler shutdown (log: {log_path})")
@@ -163,6 +186,25 @@ def input_readiness(settings: Settings, clients: Clients) -> Callable[[str], tup
     return check
 
 
+def reconciler(settings: Settings, clients: Clients) -> Callable[[RunRecord], tuple[str, str | None] | None]:
+    """What a scoring run left 'running' by a killed daemon achieved, read from its output: a
+    `_SUCCESS` written after the run started means it committed (its children die with the
+    daemon, so this only happens when the commit came first)."""
+
+    def reconcile(record: RunRecord) -> tuple[str, str | None] | None:
+        if record.pipeline != "inference" or not record.started_at:
+            return None
+        folder = date_uri(settings.data_root, settings.project, settings.model_name, record.logical_date)
+        manifest = read_manifest(clients, folder) or {}
+        if str(manifest.get("written_at", "")) < record.started_at:
+            return None
+        return "reconciled from the committed output (the scheduler died after the commit)", manifest.get(
+            "inference_run_id"
+        )
+
+    return reconcile
+
+
 def build_scheduler(settings: Settings, in_process: bool) -> Scheduler:
     schedule = settings.schedule
     jobs = jobs_for(settings)
@@ -185,6 +227,7 @@ def build_scheduler(settings: Settings, in_process: bool) -> Scheduler:
         config=config,
         clock=SystemClock(),
         input_check=input_readiness(settings, Clients()),
+        reconcile=reconciler(settings, Clients()),
     )
 
 

@@ -32,7 +32,7 @@ from typing import Literal, Protocol
 from mlplatform.dates import logical_date_of
 from mlplatform.locks import exclusive_lock
 from mlplatform.schedules.expressions import Schedule, to_iso
-from mlplatform.schedules.history import RunHistory, Trigger
+from mlplatform.schedules.history import RunHistory, RunRecord, Trigger
 
 log = logging.getLogger("mlplatform.scheduler")
 Pipeline = Literal["training", "inference"]
@@ -110,6 +110,22 @@ def daemon_lock(state_dir: Path) -> contextlib.AbstractContextManager[None]:
     )
 
 
+def overdue_fires(
+    schedule: Schedule, handled: datetime, now: datetime, grace: timedelta, limit: int = 1000
+) -> list[datetime]:
+    """Fires after the last one the daemon dealt with that are older than the grace period: runs
+    nobody ran or recorded (the daemon was down, or stuck), oldest first, at most `limit`."""
+    overdue: list[datetime] = []
+    cursor = handled
+    while len(overdue) < limit and (fire := schedule.next_after(cursor)) is not None and fire <= now - grace:
+        overdue.append(fire)
+        cursor = fire
+    return overdue
+
+
+Reconcile = Callable[[RunRecord], "tuple[str, str | None] | None"]  # (what happened, MLflow run id)
+
+
 @dataclass
 class Scheduler:
     jobs: list[Job]
@@ -119,10 +135,17 @@ class Scheduler:
     config: DaemonConfig = field(default_factory=DaemonConfig)
     clock: Clock = field(default_factory=SystemClock)
     input_check: InputCheck | None = None
+    # Given a run left 'running' by a daemon that died: what its output shows it achieved
+    # (None: nothing, it was interrupted). Called once at start.
+    reconcile: Reconcile | None = None
     stop: threading.Event = field(default_factory=threading.Event)
 
     def run_forever(self) -> None:
         with daemon_lock(self.state_dir):
+            for record in self.history.running() if self.reconcile else ():
+                if (finished := self.reconcile(record)) is not None:
+                    self.history.finish(record.id, "succeeded", *finished)
+                    event("run_reconciled", pipeline=record.pipeline, logical_date=record.logical_date)
             interrupted = self.history.interrupt_running(self.clock.now())
             if interrupted:
                 event("interrupted_runs_closed", count=interrupted)

@@ -138,6 +138,15 @@ class RunHistory:
             rows = db.execute(query, (*params, limit)).fetchall()
         return [RunRecord(*row) for row in rows]
 
+    def running(self) -> list[RunRecord]:
+        """Rows still marked running (at a daemon's start: left by one that died)."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT id, pipeline, logical_date, scheduled_at, trigger, attempt, status, started_at, ended_at,"
+                " error, mlflow_run_id FROM runs WHERE status = 'running' ORDER BY id"
+            ).fetchall()
+        return [RunRecord(*row) for row in rows]
+
     def interrupt_running(self, now: datetime | None = None) -> int:
         """Rows left 'running' by a daemon that died: mark them interrupted (called at start)."""
         with self._connect() as db:
