@@ -151,7 +151,7 @@ def check(
     data_root: Annotated[str | None, typer.Option(help="Output root to test for writes.")] = None,
     tracking_uri: TrackingOption = None,
 ) -> None:
-    """Can a run start? MLflow + model, storage, Kafka, missed schedule fires: one OK/FAIL line each; exit 1 if any fails."""
+    """Can a run start? MLflow + model, storage, Kafka, missed fires: one OK/FAIL line each; exit 1 if any fails."""
     from mlplatform.flows.checks import run_checks
 
     settings = load(ctx, tracking_uri=tracking_uri, inference={"model_uri": model_uri, "data_root": data_root})
