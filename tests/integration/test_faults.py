@@ -440,3 +440,31 @@ def test_check_reports_fires_missed_beyond_the_grace_period(cli, trained, isolat
     first = (last + timedelta(days=1)).date().isoformat()
     assert f"mlplatform backfill --from {first} --to" in line
     assert "OK   model:" in result.output or "OK model:" in " ".join(result.output.split())
+
+
+# --- path confinement ---
+
+PATH_ESCAPES = {
+    "project": (["score"], {"MLPLATFORM_PROJECT": "../x"}, "invalid setting project='../x'"),
+    "model name": (["score", "--model-name", "../../etc"], {}, "invalid setting model_name='../../etc'"),
+    "data root": (["score", "--data-root", "{home}/data/x/../../../escaped"], {}, "climbs back out of a folder"),
+    "s3 input": (["score", "--input", "s3://bucket/in/../../x"], {}, "not a plain S3 location"),
+    "outside the allowed roots": (
+        ["score", "--data-root", "{home}/../elsewhere"], {"MLPLATFORM_ALLOWED_ROOTS": '["{home}"]'},
+        "outside the allowed roots",
+    ),
+    "date": (["score", "--date", "../2026-11-01"], {}, "invalid --date"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(PATH_ESCAPES))
+def test_names_and_locations_cannot_lead_outside_the_data_root(case, tmp_path):
+    args, extra, expected = PATH_ESCAPES[case]
+    home = tmp_path / "home"
+    env = os.environ | {"MLPLATFORM_HOME": str(home)} | {k: v.format(home=home) for k, v in extra.items()}
+    result = subprocess.run([MLPLATFORM, *(a.format(home=home) for a in args)], env=env, capture_output=True,
+                            text=True, timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and expected in errors[0], result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing created, anywhere

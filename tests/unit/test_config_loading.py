@@ -64,3 +64,40 @@ def test_misspelt_variables_get_a_did_you_mean_warning(caplog):
 
 def test_variables_read_outside_the_settings_are_not_unknown():
     assert warn_unknown_variables({"MLPLATFORM_ACTOR": "ci", "MLPLATFORM_HYPERPARAMETERS__N_ESTIMATORS": "5"}) == []
+
+
+@pytest.mark.parametrize(
+    ("location", "roots", "problem"),
+    [
+        ("/data/in", [], None),
+        ("../shared/in.csv", [], None),  # up from the working directory: named on purpose
+        ("s3://bucket/ml/in/", [], None),
+        ("/data/x/../../etc", [], "climbs back out"),
+        ("data/../..", [], "climbs back out"),
+        ("s3://bucket/ml/../other", [], "not a plain S3 location"),
+        ("s3://bucket//ml", [], "not a plain S3 location"),
+        ("s3://bucket/ml/./in", [], "not a plain S3 location"),
+        ("s3://bucket/ml\\in", [], "not a plain S3 location"),
+        ("/data/x/../in", ["/data"], None),  # resolves inside an allowed root
+        ("/data/x/../../etc", ["/data"], "outside the allowed roots"),
+        ("/database", ["/data"], "outside the allowed roots"),  # a prefix of the name is not inside
+        ("s3://bucket/ml/in", ["s3://bucket/ml"], None),
+        ("s3://bucket/mlx", ["s3://bucket/ml"], "outside the allowed roots"),
+    ],
+)
+def test_data_locations_are_confined(location, roots, problem):
+    from mlplatform.config.paths import location_problem
+
+    found = location_problem(location, roots)
+    assert (found is None) if problem is None else (problem in (found or "")), found
+
+
+@pytest.mark.parametrize("name", ["..", ".hidden", "a/b", "../x", "a\\b", "-x"])
+def test_names_that_become_path_segments_hold_no_path_syntax(name):
+    from pydantic import ValidationError
+
+    from mlplatform.config.settings import Settings
+
+    for field in ("project", "model_name"):
+        with pytest.raises(ValidationError):
+            Settings.model_validate({field: name})

@@ -15,6 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Names that become path segments (model, project): no '/', no leading '.', so never '..'
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+
 Environment = Literal["local", "staging", "prod"]
 ENVIRONMENTS: tuple[str, ...] = ("local", "staging", "prod")
 PromotionMetric = Literal["f1_macro", "accuracy", "precision_macro", "recall_macro", "rmse", "mae", "r2"]
@@ -130,7 +133,9 @@ class InferenceSettings(BaseModel):
         description="Compile forests to native code for scoring (needs gcc/clang); auto = from 200,000 rows.",
     )
     shard: str | None = Field(
-        None, description="Sub-partition of this host's output, e.g. host=algo-2 (set by the SageMaker entrypoint)."
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._=-]*$",
+        description="Sub-partition of this host's output, e.g. host=algo-2 (set by the SageMaker entrypoint).",
     )
     row_id_offset: int = Field(0, ge=0, description="Added to positional row ids (keeps hosts' ids apart).")
     allow_empty: bool = Field(False, description="An input without rows commits an empty date (else an error).")
@@ -232,7 +237,7 @@ class Settings(BaseSettings):
     model_name: str = Field(
         "iris-model",
         min_length=1,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        pattern=NAME_PATTERN,
         validation_alias=AliasChoices("MLPLATFORM_MODEL_NAME", "MODEL_NAME"),
         description="Registered model name; default iris-model, or <data file name>-model for your data.",
     )
@@ -242,7 +247,14 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("MLPLATFORM_EXPERIMENT_NAME", "EXPERIMENT_NAME"),
         description="MLflow experiment for training runs; default <model_name>-training.",
     )
-    project: str = Field("iris", min_length=1, description="Project prefix in output paths.")
+    project: str = Field(
+        "iris", min_length=1, pattern=NAME_PATTERN, description="Project prefix in output paths (letters, digits, ._-)."
+    )
+    allowed_roots: list[str] = Field(
+        default_factory=list,
+        description="Folders and s3:// prefixes every data location must lie in (JSON list); empty = any "
+        "location named explicitly, but none that climbs with '..'.",
+    )
     train_data: str | None = Field(
         None, description="Training data: CSV/Parquet file or folder, local or s3://. Default: built-in Iris."
     )

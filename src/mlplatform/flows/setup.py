@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlplatform.config.loading import LoadedSettings, load_settings_with_sources
+from mlplatform.config.paths import LOCATIONS, location_problem
 from mlplatform.config.settings import Settings
 from mlplatform.errors import ConfigError
 from mlplatform.models import Hyperparameters, ModelSpec, get_spec
@@ -26,7 +27,23 @@ def load_settings(env: str | None = None, **overrides: Any) -> Settings:
 def load_checked(env: str | None = None, **overrides: Any) -> LoadedSettings:
     loaded = load_settings_with_sources(env, **overrides)
     check_settings(loaded.settings)
+    check_locations(loaded)
     return loaded
+
+
+def check_locations(loaded: LoadedSettings) -> None:
+    """Every data location is one the user named, not one reached by `..` (`config.paths`)."""
+    settings = loaded.settings
+    for name, what in LOCATIONS:
+        value: Any = settings
+        for part in name.split("."):
+            value = getattr(value, part)
+        if value and (problem := location_problem(str(value), settings.allowed_roots)):
+            raise ConfigError(
+                f"invalid setting {name}={value!r} (from {loaded.source_of(name)}): {what} {problem}",
+                "name the folder or S3 prefix directly, or list the roots allowed in MLPLATFORM_ALLOWED_ROOTS "
+                '(e.g. ["/data", "s3://bucket/ml"])',
+            )
 
 
 def check_settings(settings: Settings) -> None:
