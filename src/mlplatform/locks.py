@@ -61,6 +61,20 @@ def exclusive_lock(
         lock.release()
 
 
+def process_alive(pid: int) -> bool:
+    """A process with this pid runs on this machine (a zombie, killed but not reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError):
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return state not in ("Z", "X")
+    return True
+
+
 def is_free(path: Path) -> bool:
     """Nobody holds `path` right now (a probe: the answer may change the moment after)."""
     if not path.exists():

@@ -344,6 +344,37 @@ def test_an_s3_run_killed_before_its_switch_keeps_the_previous_date_and_is_swept
     assert read_manifest(clients, folder) == before
 
 
+def test_a_run_of_another_host_or_a_live_process_is_never_swept_as_abandoned(cli, trained, isolated_env):
+    """Two SageMaker hosts write their shards under one prefix, each with its own locks: the first
+    to finish used to take the other's run for abandoned and delete its parts mid-run."""
+    from datetime import UTC, datetime, timedelta
+
+    from mlplatform.clients import Clients
+    from mlplatform.sinks.files import DatePartitionWriter
+
+    model = isolated_env / "data/iris/inference-output/model=iris-model"
+    sleeper = subprocess.Popen(["sleep", "60"])
+    day_old = (datetime.now(UTC) - timedelta(hours=25)).isoformat(timespec="seconds")
+    runs = {  # shard: what its _pending entry says about the run
+        "host=algo-2": {"host": "ip-10-0-1-7", "started_at": datetime.now(UTC).isoformat(timespec="seconds")},
+        "host=algo-3": {"host": "ip-10-0-1-8", "started_at": day_old},
+        "host=algo-4": {"pid": sleeper.pid},  # this machine, still running (another state directory)
+        "host=algo-5": {"pid": 2**22 + 1},  # this machine, gone
+    }
+    for shard, says in runs.items():
+        writer = DatePartitionWriter(Clients(), str(model / f"date={DATE}"), "parquet", shard[-1], shard=shard)
+        writer.write_part(b"rows", 1)
+        entry = model / "_pending" / f"date={DATE}~{shard}~run={shard[-1]}.json"
+        entry.write_text(json.dumps(json.loads(entry.read_text()) | says))
+    try:
+        assert cli("score", "--rows", "100", "--date", "2026-11-08").exit_code == 0
+    finally:
+        sleeper.kill()
+    left = sorted(p.parent.name for p in model.glob(f"date={DATE}/*/run=*"))
+    assert left == ["host=algo-2", "host=algo-4"]  # young on another host, alive here
+    assert len(list((model / "_pending").iterdir())) == 2
+
+
 def test_an_s3_commit_never_overwrites_a_date_another_run_committed_meanwhile(s3_bucket):
     from mlplatform.clients import Clients
     from mlplatform.errors import PipelineError

@@ -78,7 +78,7 @@ def test_leftovers_of_a_killed_run_are_swept_for_any_idle_date(tmp_path):
     for day, run in (("2026-11-01", "dead"), ("2026-11-02", "live")):
         killed = DatePartitionWriter(CLIENTS, f"{model}/date={day}", "parquet", run)
         killed.write_part(part(1), 1)  # ... and the process died here
-    removed = sweep_abandoned(CLIENTS, model, idle=lambda date, shard: date == "2026-11-01")
+    removed = sweep_abandoned(CLIENTS, model, idle=lambda entry: entry["date"] == "2026-11-01")
     assert removed == [f"{model}/date=2026-11-01/run=dead"]
     assert not (tmp_path / "p/inference-output/model=m/date=2026-11-01").exists()
     assert (tmp_path / "p/inference-output/model=m/date=2026-11-02/run=live/part-00000.parquet").exists()
@@ -92,7 +92,7 @@ def test_staging_left_by_an_older_release_is_swept_too(tmp_path):
     (staging / "date=2026-11-01/run=old").mkdir(parents=True)
     (staging / "date=2026-11-01/run=old/part-00000.parquet").write_bytes(part(1))
     (staging / "date=2026-11-01/replaced").mkdir()
-    assert sweep_abandoned(CLIENTS, str(staging.parent), idle=lambda date, shard: date == "2026-11-01")
+    assert sweep_abandoned(CLIENTS, str(staging.parent), idle=lambda entry: entry["date"] == "2026-11-01")
     assert not staging.exists()
 
 
@@ -100,7 +100,7 @@ def test_a_run_whose_parts_were_swept_refuses_to_commit(tmp_path):
     model = f"{tmp_path}/p/inference-output/model=m"
     writer = DatePartitionWriter(CLIENTS, f"{model}/date=2026-11-01", "parquet", "r")
     writer.write_part(part(1), 1)
-    sweep_abandoned(CLIENTS, model, idle=lambda date, shard: True)
+    sweep_abandoned(CLIENTS, model, idle=lambda entry: True)
     with pytest.raises(PipelineError, match="removed by another process"):
         writer.commit({"rows": 1})
     assert read_manifest(CLIENTS, f"{model}/date=2026-11-01") is None

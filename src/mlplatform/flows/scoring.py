@@ -13,12 +13,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import tempfile
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from mlplatform.data.loading import FeatureStream, resolve_partition, stream_fea
 from mlplatform.errors import ConfigError, DataError, PipelineError
 from mlplatform.flows.progress import LogReporter, StepReporter
 from mlplatform.flows.setup import open_mlflow
-from mlplatform.locks import RunInProgressError, exclusive_lock, is_free
+from mlplatform.locks import RunInProgressError, exclusive_lock, is_free, process_alive
 from mlplatform.plots import drift_png, warm_plotting
 from mlplatform.registry.mlflow import ResolvedModel, RunLogger
 from mlplatform.scoring.batch import ScoredBatch, UniqueIds, accepts_missing, score_batch, task_of
@@ -244,15 +245,26 @@ def _destination(settings: Settings, publisher: str) -> str:
     return settings.inference.kafka.topic if publisher == "kafka" else publisher
 
 
+# A run on another machine cannot be probed: its entry counts as abandoned after this long.
+ABANDONED_AFTER = timedelta(hours=24)
+
+
 def _sweep_abandoned(settings: Settings, logical_date: str, stores: Sequence[Sink]) -> None:
     """Remove what runs that died before their commit left behind, for any date of the model
-    nobody is scoring now (this run's own date: it holds the lock)."""
-    shard = settings.inference.shard
+    nobody is scoring now. On this machine the run's pid and lock tell; a run another machine
+    started (a SageMaker host writing its own shard of the same S3 prefix) is only taken for
+    dead once it is older than ABANDONED_AFTER."""
+    here, shard, now = socket.gethostname(), settings.inference.shard, datetime.now(UTC)
 
-    def idle(date: str, other_shard: str | None) -> bool:
-        if (date, other_shard) == (logical_date, shard):
-            return True
-        return is_free(run_lock(settings, date, other_shard))
+    def idle(entry: dict[str, Any]) -> bool:
+        if entry.get("host", here) != here:
+            started = entry.get("started_at")
+            return started is not None and datetime.fromisoformat(started) < now - ABANDONED_AFTER
+        pid = entry.get("pid")
+        if pid is not None and pid != os.getpid() and process_alive(int(pid)):
+            return False
+        key = (entry["date"], entry.get("shard"))
+        return key == (logical_date, shard) or is_free(run_lock(settings, *key))  # ours: we hold it
 
     for sink in stores:
         for removed in sink.sweep(idle):

@@ -127,9 +127,10 @@ class Sink(abc.ABC):
     def abort(self) -> None:
         """Drop what this run staged. Called after a failure: must not raise."""
 
-    def sweep(self, idle: Callable[[str, str | None], bool]) -> list[str]:
-        """Remove what runs that died before their commit left behind, for the dates where
-        `idle(date, shard)`; returns what was removed. Stores without leftovers keep this."""
+    def sweep(self, idle: Callable[[dict[str, Any]], bool]) -> list[str]:
+        """Remove what runs that died before their commit left behind, where `idle(entry)` says
+        the run of a `_pending` entry is over; returns what was removed. Stores without
+        leftovers keep this."""
         return []
 
     def _opened(self, part: T | None) -> T:

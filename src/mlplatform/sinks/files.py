@@ -300,17 +300,17 @@ def pending_name(run_date: str, shard: str | None, run_id: str) -> str:
     return f"date={run_date}" + (f"~{shard}" if shard else "") + f"~run={run_id}.json"
 
 
-def sweep_abandoned(clients: Clients, model_folder: str, idle: Callable[[str, str | None], bool]) -> list[str]:
+def sweep_abandoned(clients: Clients, model_folder: str, idle: Callable[[dict[str, Any]], bool]) -> list[str]:
     """Remove the parts of runs that died before their switch, for every date of a model.
 
-    `idle(date, shard)` says whether nobody is scoring that date right now (the caller holds
-    or probes the run lock); a live run's entry is left alone. Returns what was removed."""
+    `idle(entry)` says whether the run of a `_pending` entry (date, shard, run_id, host, pid,
+    started_at) is over; a live run's entry is left alone. Returns what was removed."""
     model = _Store(clients, model_folder)
     removed = []
     for name in model.children(PENDING):
         entry = json.loads(model.read(f"{PENDING}/{name}") or b"{}")
         date, shard, run_id = entry.get("date"), entry.get("shard"), entry.get("run_id")
-        if not date or not run_id or not idle(date, shard):
+        if not date or not run_id or not idle(entry):
             continue
         folder = _Store(clients, f"{model_folder}/date={date}" + (f"/{shard}" if shard else ""))
         committed = (read_manifest_of(folder) or {}).get("run")
@@ -321,7 +321,7 @@ def sweep_abandoned(clients: Clients, model_folder: str, idle: Callable[[str, st
         model.delete(f"{PENDING}/{name}")
     model.remove_empty(PENDING)
     for name in model.children(LEGACY_STAGING):  # `_staging/date=D[-host-...]` of older releases
-        if name.startswith("date=") and idle(name[5:15], None):
+        if name.startswith("date=") and idle({"date": name[5:15], "shard": None}):
             model.delete(f"{LEGACY_STAGING}/{name}")
             removed.append(f"{model.uri}/{LEGACY_STAGING}/{name}")
     model.remove_empty(LEGACY_STAGING)
@@ -495,6 +495,6 @@ class FileSink(Sink):
         if self.writer is not None:
             self.writer.abort()
 
-    def sweep(self, idle: Callable[[str, str | None], bool]) -> list[str]:
+    def sweep(self, idle: Callable[[dict[str, Any]], bool]) -> list[str]:
         prefix = output_prefix(self.data_root, self.project, self.model)
         return _guarded(prefix, "remove abandoned runs", lambda: sweep_abandoned(self.clients, prefix, idle))
