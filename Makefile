@@ -46,8 +46,15 @@ CHECKOV_VERSION := 3.3.30
 	$(UV) venv --quiet --python $(PYTHON) .tools/checkov
 	$(UV) pip install --quiet --python .tools/checkov checkov==$(CHECKOV_VERSION)
 
-# Debian tools the tests use as a user would (kcat consumes what we publish to Kafka), and checkov.
-test-tools: .tools/checkov/bin/checkov
+PARLIAMENT_VERSION := 1.6.4
+
+# parliament (IAM policy linter) imports pkg_resources, gone from setuptools 81: its own environment.
+.tools/parliament/bin/parliament: | $(UV)
+	$(UV) venv --quiet --python $(PYTHON) .tools/parliament
+	$(UV) pip install --quiet --python .tools/parliament parliament==$(PARLIAMENT_VERSION) "setuptools<81"
+
+# Debian tools the tests use as a user would (kcat consumes what we publish to Kafka), checkov and parliament.
+test-tools: .tools/checkov/bin/checkov .tools/parliament/bin/parliament
 	@command -v kcat >/dev/null 2>&1 || { \
 	  echo "installing kcat (Debian package)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

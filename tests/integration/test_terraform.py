@@ -307,6 +307,7 @@ def test_job_roles_can_do_what_the_jobs_do(module, document):
     assert {"s3:GetObject", "s3:PutObject"} <= set(artifacts["actions"])
     assert artifacts["resources"] == ["${var.mlflow_artifact_bucket_arn}/*"]
     assert statements["JobMetrics"]["actions"] == ["cloudwatch:PutMetricData"]
-    assert statements["JobNetworkInterfaces"]["condition"][0]["test"] == "ArnEquals"
+    assert statements["JobNetworkInterfaces"]["condition"][0]["test"] == "ArnEqualsIfExists"  # see test_iam_policies
+    assert statements["InterfacePermissionsInSubnets"]["condition"][0]["variable"] == "ec2:Subnet"
     assert statements["DescribeNetwork"]["actions"][0].startswith("ec2:Describe")
     assert "sagemaker-mlflow:*" in statements["MlflowTracking"]["actions"]

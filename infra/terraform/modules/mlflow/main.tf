@@ -104,7 +104,10 @@ data "aws_iam_policy_document" "mlflow" {
     sid       = "ModelRegistry"
     actions   = ["sagemaker:AddTags", "sagemaker:CreateModelPackageGroup", "sagemaker:CreateModelPackage",
                  "sagemaker:DescribeModelPackageGroup", "sagemaker:UpdateModelPackage"]
-    resources = ["arn:${data.aws_partition.current.partition}:sagemaker:*:${data.aws_caller_identity.current.account_id}:model-package*"]
+    resources = [
+      "arn:${data.aws_partition.current.partition}:sagemaker:*:${data.aws_caller_identity.current.account_id}:model-package/*",
+      "arn:${data.aws_partition.current.partition}:sagemaker:*:${data.aws_caller_identity.current.account_id}:model-package-group/*",
+    ]
   }
   dynamic "statement" {
     for_each = var.kms_key_id == "" ? [] : [1]

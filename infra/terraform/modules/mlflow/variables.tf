@@ -70,6 +70,11 @@ variable "kms_key_id" {
   description = "KMS key ARN for the artifact bucket; empty for the account's aws/s3 key."
   type        = string
   default     = ""
+  validation {
+    # the role's policy names the key as a resource, and IAM takes an ARN there, not a key id
+    condition     = var.kms_key_id == "" || can(regex("^arn:[^:]+:kms:", var.kms_key_id))
+    error_message = "kms_key_id must be the key's ARN (arn:aws:kms:REGION:ACCOUNT:key/ID), not its id or alias."
+  }
 }
 
 variable "noncurrent_version_expiration_days" {

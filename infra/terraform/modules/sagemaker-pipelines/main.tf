@@ -254,19 +254,38 @@ data "aws_iam_policy_document" "execution" {
       resources = local.job_secret_arns
     }
   }
+  # Network interfaces in the VPC only. A condition on a key the request's resource does not carry
+  # is false: an interface being created has no VPC yet, hence IfExists (the subnet and security
+  # group it is created in carry ec2:Vpc and must match).
   dynamic "statement" {
     for_each = local.vpc_enabled ? [1] : []
     content {
-      sid = "JobNetworkInterfaces"
-      actions = [
-        "ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
-        "ec2:DeleteNetworkInterfacePermission",
+      sid     = "JobNetworkInterfaces"
+      actions = ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission"]
+      resources = [
+        "arn:${local.partition}:ec2:${local.region}:${local.account}:network-interface/*",
+        "arn:${local.partition}:ec2:${local.region}:${local.account}:subnet/*",
+        "arn:${local.partition}:ec2:${local.region}:${local.account}:security-group/*",
       ]
-      resources = ["*"] # ENIs do not exist before the job creates them
       condition {
-        test     = "ArnEquals"
+        test     = "ArnEqualsIfExists"
         variable = "ec2:Vpc"
         values   = ["arn:${local.partition}:ec2:${local.region}:${local.account}:vpc/${var.vpc_id}"]
+      }
+    }
+  }
+  dynamic "statement" {
+    for_each = local.vpc_enabled ? [1] : []
+    content {
+      sid       = "InterfacePermissionsInSubnets"
+      actions   = ["ec2:CreateNetworkInterfacePermission"]
+      resources = ["arn:${local.partition}:ec2:${local.region}:${local.account}:network-interface/*"]
+      condition {
+        test     = "ArnEquals"
+        variable = "ec2:Subnet"
+        values = [
+          for id in var.subnet_ids : "arn:${local.partition}:ec2:${local.region}:${local.account}:subnet/${id}"
+        ]
       }
     }
   }
