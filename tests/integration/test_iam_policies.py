@@ -59,6 +59,8 @@ ACCEPTED = {
     ("RESOURCE_MISMATCH", "sagemaker-mlflow:AccessUI"): "`sagemaker-mlflow:*` on the one tracking server "
     "is AWS's recommended grant; AccessUI takes no resource, so the wildcard simply does not grant it to jobs",
 }
+# Condition keys every request carries (those our policies use).
+GLOBAL_KEYS = {"aws:SourceArn", "aws:SourceAccount", "aws:PrincipalArn", "aws:RequestedRegion", "aws:SecureTransport"}
 INTERPOLATION = re.compile(r"\$\{((?:[^{}]|\{[^{}]*\})*)\}")
 
 
@@ -193,10 +195,9 @@ def carried(service: dict[str, Any], privilege: dict[str, Any], resource: str) -
         pattern = re.sub(r"\\\$\\\{[^}]*\\\}", ".*", re.escape(arns.get(name, "")))
         if name and (re.fullmatch(pattern, resource) or (resource == "*" and kind["resource_type"].endswith("*"))):
             found.append((name if resource == "*" else resource, common | set(kind["condition_keys"])))
-    return found or [(resource, common)] if resource == "*" else found
-
-
-GLOBAL_KEYS = {"aws:SourceArn", "aws:SourceAccount", "aws:PrincipalArn", "aws:RequestedRegion", "aws:SecureTransport"}
+    if resource == "*" and not found:  # an action without resource types
+        return [(resource, common)]
+    return found
 
 
 @pytest.mark.parametrize("name", sorted(TRUST))
