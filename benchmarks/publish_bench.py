@@ -1,10 +1,14 @@
-"""Micro-benchmark of the Kafka publisher alone: prepared messages -> every one acknowledged.
+"""Micro-benchmark of the Kafka publisher: messages -> every one acknowledged, against the test
+broker process (librdkafka's mock cluster, a fresh one per run), with mlplatform's own producer
+settings (idempotent, acks=all, lz4, bounded queue). Each run is a fresh process.
 
-The producer settings are mlplatform's own (idempotent, acks=all, lz4, bounded queue); the
-broker is the test broker process (librdkafka's mock cluster). Messages are the size and shape
-of real prediction documents. Each variant runs in a fresh process, so one cannot warm the next.
+- prepared messages, one process (without and with the two headers): the producer alone, messages
+  the size and shape of real prediction documents already in memory as Python strings;
+- prepared messages, two processes publishing at once (half each): what a second core buys;
+- a committed date, as `mlplatform publish` sends it (parts read back, JSON built, produced), in
+  one process and with helper processes (`KAFKA_PROCESSES=2`).
 
-    python -m benchmarks.publish_bench                      # 1M messages, 5 repeats each
+    python -m benchmarks.publish_bench                      # 1M messages, 3 repeats each
     python -m benchmarks.publish_bench --messages 200000 --repeats 1
 """
 
@@ -12,10 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,8 +35,11 @@ VALUE = (
 )
 
 
-def publish_once(bootstrap: str, messages: int, headers: bool) -> dict[str, float]:
-    """One measured publish in this process; every message must be acknowledged."""
+def publish_once(
+    bootstrap: str, messages: int, headers: bool, first: int, ready: Callable[[], None]
+) -> dict[str, float]:
+    """One measured publish in this process, started once `ready()` returns; every message
+    must be acknowledged. Returns the wall-clock span (comparable between processes)."""
     from mlplatform.clients import Clients
     from mlplatform.config.settings import KafkaSettings
     from mlplatform.sinks.kafka import KafkaPublisher
@@ -41,43 +50,113 @@ def publish_once(bootstrap: str, messages: int, headers: bool) -> dict[str, floa
     publisher.check_topic()
     batch = 100_000
     prepared = [
-        ([f"2026-11-22:{i}" for i in range(s, min(s + batch, messages))],
-         [VALUE % (i, i) for i in range(s, min(s + batch, messages))])
-        for s in range(0, messages, batch)
+        ([f"2026-11-22:{i}" for i in range(s, min(s + batch, first + messages))],
+         [VALUE % (i, i) for i in range(s, min(s + batch, first + messages))])
+        for s in range(first, first + messages, batch)
     ]  # fmt: skip
     publisher.start("2026-11-22", messages, pairs)
-    started = time.perf_counter()
+    ready()
+    started = time.time()
     for keys, values in prepared:
         publisher.submit(keys, values)
     result = publisher.finish()
-    seconds = time.perf_counter() - started
+    ended = time.time()
     if result.delivered != messages or result.failed or result.unacknowledged:
         raise RuntimeError(f"not every message was acknowledged: {result}")
-    return {"seconds": seconds, "messages_per_s": messages / seconds}
+    return {"started": started, "ended": ended}
+
+
+def publish_committed(bootstrap: str, folder: str, processes: int) -> dict[str, float]:
+    """One measured publish of a committed date folder, as `mlplatform publish` does it."""
+    from mlplatform.clients import Clients
+    from mlplatform.config.settings import KafkaSettings
+    from mlplatform.sinks.files import CommittedOutput
+    from mlplatform.sinks.kafka import KafkaSink
+
+    settings = KafkaSettings(bootstrap_servers=bootstrap, topic="predictions", processes=processes)
+    sink = KafkaSink(settings, Clients(), "publish-bench")
+    sink.check()
+    output = CommittedOutput.load(Clients(), folder)
+    assert output is not None
+    started = time.perf_counter()
+    result = sink.publish(output, lambda _: None)
+    seconds = time.perf_counter() - started
+    if result.section["delivered"] != output.rows:
+        raise RuntimeError(f"not every message was acknowledged: {result.section}")
+    return {"seconds": seconds, "messages_per_s": output.rows / seconds}
+
+
+def child(args: list[str]) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "benchmarks.publish_bench", *args], stdout=subprocess.PIPE,
+                            stdin=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
+
+
+def committed_date(rows: int, home: Path) -> str:
+    """Score `rows` generated rows to files (a model is trained first if the state has none)."""
+    env = os.environ | {"MLPLATFORM_HOME": str(home), "MLFLOW_DISABLE_TELEMETRY": "true"}
+    env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+    mlplatform = str(Path(sys.executable).with_name("mlplatform"))
+    if not (home / "mlflow.db").exists():
+        subprocess.run([mlplatform, "train"], env=env, check=True, stdout=subprocess.DEVNULL)
+    root = home / "publish-bench"
+    subprocess.run([mlplatform, "score", "--rows", str(rows), "--data-root", str(root), "--date", "2026-11-22"],
+                   env=env, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    return str(root / "iris/inference-output/model=iris-model/date=2026-11-22")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=1_000_000)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--child", nargs=2, metavar=("BOOTSTRAP", "HEADERS"), help=argparse.SUPPRESS)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--child", nargs=3, metavar=("BOOTSTRAP", "HEADERS", "FIRST"), help=argparse.SUPPRESS)
+    parser.add_argument("--committed", nargs=3, metavar=("BOOTSTRAP", "FOLDER", "PROCESSES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        print(json.dumps(publish_once(args.child[0], args.messages, args.child[1] == "1")))
+    if args.child:  # prepared messages: say ready, publish when told, report the wall-clock span
+        bootstrap, headers, first = args.child
+
+        def ready() -> None:
+            print("ready", flush=True)
+            sys.stdin.readline()
+
+        print(json.dumps(publish_once(bootstrap, args.messages, headers == "1", int(first), ready)), flush=True)
+        return
+    if args.committed:
+        bootstrap, folder, processes = args.committed
+        print(json.dumps(publish_committed(bootstrap, folder, int(processes))), flush=True)
         return
 
     from tests.support.kafka_broker import mock_broker
 
-    results: dict[str, list[float]] = {"no headers": [], "two headers": []}
-    with mock_broker({"predictions": 16}) as broker:
-        for _ in range(args.repeats):
-            for name, flag in (("no headers", "0"), ("two headers", "1")):  # paired, in turn
-                out = subprocess.run(
-                    [sys.executable, "-m", "benchmarks.publish_bench", "--messages", str(args.messages),
-                     "--child", broker.bootstrap, flag],
-                    capture_output=True, text=True, check=True, cwd=ROOT,
-                )  # fmt: skip
-                results[name].append(json.loads(out.stdout)["messages_per_s"])
+    folder = committed_date(args.messages, ROOT / "benchmarks" / ".state")
+    variants = {
+        "prepared, 1 process, no headers": ("prepared", 1, "0"),
+        "prepared, 1 process, two headers": ("prepared", 1, "1"),
+        "prepared, 2 processes, no headers": ("prepared", 2, "0"),
+        "committed date, 1 process": ("committed", 1, ""),
+        "committed date, 2 processes": ("committed", 2, ""),
+    }
+    results: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(args.repeats):
+        for name, (kind, processes, headers) in variants.items():  # in turn: load changes hit all alike
+            with mock_broker({"predictions": 16}) as broker:
+                if kind == "committed":
+                    out = child(["--messages", str(args.messages), "--committed", broker.bootstrap, folder,
+                                 str(processes)])  # fmt: skip
+                    rate = json.loads(out.communicate()[0])["messages_per_s"]
+                else:
+                    share = args.messages // processes
+                    children = [child(["--messages", str(share), "--child", broker.bootstrap, headers, str(i * share)])
+                                for i in range(processes)]  # fmt: skip
+                    for process in children:  # every producer connected and its messages built
+                        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+                    for process in children:
+                        assert process.stdin is not None
+                        process.stdin.write("go\n")
+                        process.stdin.flush()
+                    spans = [json.loads(process.communicate()[0]) for process in children]
+                    rate = share * processes / (max(s["ended"] for s in spans) - min(s["started"] for s in spans))
+                results[name].append(rate)
+                print(f"{name:<36} {rate / 1e6:5.2f}M messages/s", flush=True)
     summary = {name: statistics.median(rates) for name, rates in results.items()}
     for name, rate in summary.items():
         print(f"{name}: median {rate / 1e6:.2f}M messages/s acknowledged ({args.repeats} runs of {args.messages:,})")

@@ -10,6 +10,8 @@ RSS come from the kernel (`wait4`). One mock Kafka broker process serves every K
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
 import json
 import os
 import platform
@@ -25,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 STATE = ROOT / "benchmarks" / ".state"
 RESULTS = ROOT / "benchmarks" / "results"
+BROKER = "<broker>"
 
 
 def run(command: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -67,36 +70,38 @@ def main() -> None:
         subprocess.run([BIN / "mlplatform", "train"], env=env, check=True, stdout=subprocess.DEVNULL)
 
     results: dict[str, dict[str, list[float]]] = {}
-    with mock_broker({"predictions": 16}) as broker, tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        kafka_env = env | {"KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "KAFKA_TOPIC": "predictions"}
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        out = f"{tmp}/out"
         for rows in args.rows:
-            out = f"{tmp}/out"
             score = [str(BIN / "mlplatform"), "score", "--rows", str(rows), "--data-root", out, "--date", "2026-11-22"]
             script = [sys.executable, "benchmarks/handwritten.py", "--rows", str(rows), "--out", out,
                       "--tracking-uri", tracking]  # fmt: skip
-            naive = [
-                sys.executable,
-                "benchmarks/naive.py",
-                "--rows",
-                str(rows),
-                "--out",
-                out,
-                "--tracking-uri",
-                tracking,
-            ]
+            naive = [sys.executable, "benchmarks/naive.py", "--rows", str(rows), "--out", out,
+                     "--tracking-uri", tracking]  # fmt: skip
+            # (label, command, environment, repeats); BROKER stands for the broker's address
+            kafka = env | {"KAFKA_BOOTSTRAP_SERVERS": BROKER, "KAFKA_TOPIC": "predictions"}
             variants = [
                 ("mlplatform score, files", score, env, args.repeats),
-                ("mlplatform score, files + Kafka", score, kafka_env, args.repeats),
-                ("hand-written script, files + Kafka", [*script, "--kafka", broker.bootstrap], env, args.repeats),
+                ("mlplatform score, files + Kafka", score, kafka, args.repeats),
+                ("hand-written script, files + Kafka", [*script, "--kafka", BROKER], env, args.repeats),
             ]
             if rows <= args.skip_naive_above:
                 variants.append(
                     ("naive: pandas + pyfunc + iterrows/json.dumps, files + Kafka",
-                     [*naive, "--kafka", broker.bootstrap], env, args.naive_repeats)
+                     [*naive, "--kafka", BROKER], env, args.naive_repeats)
                 )  # fmt: skip
-            for label, command, variant_env, repeats in variants:
-                for _ in range(repeats):
-                    seconds, rss = run(command, variant_env)
+            # in turn, not one variant after the other: a change in the machine's load hits all alike
+            rounds = max(repeats for *_, repeats in variants)
+            for turn, (label, command, variant_env, repeats) in itertools.product(range(rounds), variants):
+                if turn < repeats:
+                    # a fresh broker per run: the mock cluster slows down as it fills up, which
+                    # would favour whichever variant runs first
+                    with contextlib.ExitStack() as stack:
+                        address = ""
+                        if "Kafka" in label:
+                            address = stack.enter_context(mock_broker({"predictions": 16})).bootstrap
+                        seconds, rss = run([a.replace(BROKER, address) for a in command],
+                                           {k: v.replace(BROKER, address) for k, v in variant_env.items()})  # fmt: skip
                     shutil.rmtree(out, ignore_errors=True)
                     entry = results.setdefault(f"{label} @ {rows}", {"seconds": [], "rss_mib": []})
                     entry["seconds"].append(seconds)

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+import signal
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from filelock import FileLock, Timeout
@@ -86,3 +88,21 @@ def is_free(path: Path) -> bool:
         return False
     lock.release()
     return True
+
+
+def die_with(parent: int) -> Callable[[], None] | None:
+    """A hook for a child process (preexec, or the first thing a helper process runs): the child
+    gets SIGTERM when `parent` dies, even by kill -9 (Linux PR_SET_PDEATHSIG), so an orphan
+    can never commit a run or publish a date its parent gave up on. None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork: the child only calls
+
+    def arm() -> None:
+        prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before the signal was armed
+            os._exit(1)
+
+    return arm

@@ -250,15 +250,17 @@ def test_a_message_the_producer_refuses_is_one_line_with_counts_and_its_key(
     assert (isolated_env / "data/iris/inference-output/model=iris-model" / f"date={DATE}" / "_SUCCESS").exists()
 
 
+@pytest.mark.parametrize("processes", ["1", "3"])
 def test_a_broker_refusing_the_topic_is_one_line_with_counts_and_the_first_failing_key(
-    cli, trained, monkeypatch, isolated_env
+    processes, cli, trained, monkeypatch, isolated_env
 ):
     from tests.support.kafka_broker import mock_broker
 
     with mock_broker({"predictions": 1}, produce_errors={29: 200}) as broker:  # TOPIC_AUTHORIZATION_FAILED
         monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrap)
         monkeypatch.setenv("KAFKA_TOPIC", "predictions")
-        result = cli("score", "--rows", "5000", "--date", DATE)
+        monkeypatch.setenv("KAFKA_PROCESSES", processes)  # 3: the parent and two helpers, the same one line
+        result = cli("score", "--rows", "5000", "--batch-size", "500", "--date", DATE)
     assert result.exit_code == 1, result.output
     line = kafka_error_line(result.output)
     assert "Topic authorization failed" in line and "0 acknowledged" in line, line

@@ -81,6 +81,85 @@ def test_rerun_republishes_the_same_keys_with_headers_on_request(cli, kafka_env,
 
 
 @pytest.mark.skipif(shutil.which("kcat") is None, reason="kcat is installed by `make test` (Debian package)")
+def test_several_publishing_processes_send_every_prediction_once_and_count_their_shares(
+    cli, kafka_env, monkeypatch, isolated_env
+):
+    monkeypatch.setenv("KAFKA_PROCESSES", "3")
+    result = cli("score", "--rows", "60000", "--batch-size", "2000", "--date", DATE)
+    assert result.exit_code == 0, result.output
+
+    keys = [m.key().decode() for m in consume_all(kafka_env.bootstrap, "predictions", 60_000)]
+    assert len(keys) == 60_000 and set(keys) == {f"{DATE}:{i}" for i in range(60_000)}
+    folder = isolated_env / "data/iris/inference-output/model=iris-model" / f"date={DATE}"
+    published = json.loads((folder / "_PUBLISHED").read_text())["kafka"]
+    assert published["delivered"] == 60_000 and published["failed"] == published["unacknowledged"] == 0
+    shares = published["produced_by_process"]
+    assert set(shares) == {"main", "kafka-publisher-1", "kafka-publisher-2"} and sum(shares.values()) == 60_000
+
+
+def _committed_date(cli, monkeypatch, isolated_env, rows: int):
+    """A date scored to files only, as publishing processes read it back."""
+    from mlplatform.clients import Clients
+    from mlplatform.sinks.files import CommittedOutput
+
+    with monkeypatch.context() as files_only:
+        files_only.delenv("KAFKA_BOOTSTRAP_SERVERS")
+        assert cli("score", "--rows", str(rows), "--batch-size", "1000", "--date", DATE).exit_code == 0
+    output = CommittedOutput.load(Clients(), str(isolated_env / "data/iris/inference-output/model=iris-model" /
+                                                 f"date={DATE}"))  # fmt: skip
+    assert output is not None and output.part_count == rows // 1000
+    return output
+
+
+def _helpers(kafka_env, output, manifest=None):
+    """One helper process (spawned for real) publishing every part of `output` on its own."""
+    import multiprocessing
+
+    from mlplatform.config.settings import KafkaSettings
+    from mlplatform.sinks.kafka_processes import HelperJob, HelperProcesses
+
+    settings = KafkaSettings(bootstrap_servers=kafka_env.bootstrap, topic="predictions")
+    job = HelperJob(settings, "test", None, None, "us-east-1", output.uri, manifest or output.manifest, os.getpid())
+    tasks = multiprocessing.get_context("spawn").Queue()
+    for index in range(output.part_count):
+        tasks.put(index)
+    tasks.put(None)
+    advanced: list[int] = []
+    team = HelperProcesses(1, job, tasks, advanced.append)
+    team.start()
+    try:
+        team.wait()
+    finally:
+        team.close()
+    return team.results["kafka-publisher-1"], advanced
+
+
+def test_a_helper_process_publishes_the_parts_it_takes_and_reports_every_delivery(
+    cli, kafka_env, monkeypatch, isolated_env
+):
+    output = _committed_date(cli, monkeypatch, isolated_env, 6000)
+    result, advanced = _helpers(kafka_env, output)
+    assert (result.produced, result.delivered, result.failed, result.reason) == (6000, 6000, 0, None)
+    assert sum(advanced) == 6000  # progress reached the parent
+    keys = {m.key().decode() for m in consume_all(kafka_env.bootstrap, "predictions", 6000)}
+    assert keys == {f"{DATE}:{i}" for i in range(6000)}
+
+
+def test_a_helper_that_dies_has_what_it_sent_counted_as_failed_and_stops_the_date(
+    cli, kafka_env, monkeypatch, isolated_env
+):
+    from mlplatform.sinks.kafka_processes import merged
+
+    output = _committed_date(cli, monkeypatch, isolated_env, 3000)
+    manifest = json.loads(json.dumps(output.manifest))
+    manifest["parts"][2]["path"] = "run=gone/part-00002.parquet"  # the third part cannot be read
+    result, advanced = _helpers(kafka_env, output, manifest)
+    assert result.reason is not None and result.reason.startswith("kafka-publisher-1: ")
+    assert result.produced == result.unacknowledged == sum(advanced) == 2000  # two parts handed over, fate unknown
+    line = merged({"kafka-publisher-1": result}, 3000, "predictions").error(DATE).headline
+    assert "0 acknowledged, 2,000 failed, 1,000 never sent of 3,000" in line, line
+
+
 def test_kcat_reads_what_mlplatform_published(cli, kafka_env):
     assert cli("score", "--rows", "1000", "--date", DATE).exit_code == 0
     out = subprocess.run(

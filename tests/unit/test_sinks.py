@@ -128,3 +128,37 @@ def test_producer_is_durable_and_passes_security_settings_through(monkeypatch):
 def test_delivery_timeout_is_capped_at_60_seconds():
     with pytest.raises(ValueError):
         KafkaSettings(delivery_timeout_s=61)
+
+
+# --- publishing from several processes: how many, and how their counts add up ---
+
+
+def test_a_second_publishing_process_only_for_large_dates_on_machines_with_cores_to_spare():
+    from mlplatform.sinks.kafka_processes import helper_count
+
+    assert helper_count(0, 1_000_000, 10, cores=2) == 0  # one process already keeps ~1.5 cores busy
+    assert helper_count(0, 1_000_000, 10, cores=8) == 3
+    assert helper_count(0, 100_000, 10, cores=8) == 0  # a helper starts in ~0.4 s: not worth it
+    assert helper_count(3, 1_000, 10, cores=2) == 2  # asked for explicitly
+    assert helper_count(8, 1_000_000, 2, cores=16) == 1  # never more processes than parts
+    assert helper_count(1, 10_000_000, 100, cores=16) == 0
+
+
+def test_the_counts_of_several_producers_add_up_and_the_first_real_failure_is_named():
+    from mlplatform.sinks.kafka import KafkaResult
+    from mlplatform.sinks.kafka_processes import STOPPED, merged
+
+    results = {
+        "main": KafkaResult("t", produced=400, delivered=300, purged=100, reason=STOPPED),
+        "kafka-publisher-1": KafkaResult("t", produced=300, delivered=290, failed=10, reason="Topic authorization "
+                                         "failed", first_error="Topic authorization failed", first_failed_key="d:7"),
+        "kafka-publisher-2": KafkaResult("t", produced=100, delivered=100),
+    }  # fmt: skip
+    total = merged(results, 1000, "t")
+    assert (total.produced, total.delivered, total.failed, total.purged) == (800, 690, 10, 100)
+    assert total.acknowledged == 690 and total.never_sent == 300  # 200 never handed over + 100 purged
+    assert total.by_process == {"main": 400, "kafka-publisher-1": 300, "kafka-publisher-2": 100}
+    line = total.error("2026-11-22").headline
+    assert "(Topic authorization failed): 690 acknowledged, 10 failed, 300 never sent of 1,000" in line
+    assert line.endswith("first failing key d:7")
+    assert merged({"main": KafkaResult("t", produced=5, delivered=5)}, 5, "t").reason is None

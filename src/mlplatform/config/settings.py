@@ -89,6 +89,13 @@ class KafkaSettings(BaseModel):
         None,
         description="Secrets Manager secret with the SASL username/password (JSON), read at start; never logged.",
     )
+    processes: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Processes that publish a date, each with its own producer: 0 = one per two cores (from "
+        "200,000 rows), 1 = this process only.",
+    )
 
     @property
     def enabled(self) -> bool:
@@ -330,4 +337,5 @@ SEED_ENV: dict[str, tuple[str, ...]] = {
     "KAFKA_SSL_CA_LOCATION": ("inference", "kafka", "ssl_ca_location"),
     "KAFKA_HEADERS": ("inference", "kafka", "headers"),
     "KAFKA_SECRET_ARN": ("inference", "kafka", "secret_arn"),
+    "KAFKA_PROCESSES": ("inference", "kafka", "processes"),
 }

@@ -21,6 +21,7 @@ from mlplatform.config.settings import Settings
 from mlplatform.data.loading import file_format
 from mlplatform.dates import dates_between
 from mlplatform.errors import BadInputError, MLPlatformError
+from mlplatform.locks import die_with
 from mlplatform.schedules.daemon import (
     DaemonConfig,
     Job,
@@ -55,30 +56,12 @@ def jobs_for(settings: Settings) -> list[Job]:
     return jobs
 
 
-def _die_with(parent: int) -> Callable[[], None] | None:
-    """A preexec hook: the child gets SIGTERM when the daemon dies, even by kill -9 (Linux
-    PR_SET_PDEATHSIG), so an orphan can never commit a run the history calls interrupted.
-    None elsewhere (history is then reconciled from the output at the next start)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-
-    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork: the child only calls
-
-    def arm() -> None:
-        prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-        if os.getppid() != parent:  # the daemon died before the signal was armed
-            os._exit(1)
-
-    return arm
-
-
 class SubprocessRunner:
     """Runs `mlplatform train|score --date D` as a child process: isolated, and abortable.
 
     On a stop request the child gets `grace_s` seconds to finish, then SIGTERM (then SIGKILL);
     an aborted scoring run has written no `_SUCCESS`, and the next run of the date cleans up.
-    If the daemon itself is killed, the child is terminated with it (`_die_with`). Runs are
+    If the daemon itself is killed, the child is terminated with it (`locks.die_with`). Runs are
     started from the daemon's main thread: the death signal follows the forking thread.
     """
 
@@ -99,7 +82,7 @@ class SubprocessRunner:
             with open(log_path, "a") as output:
                 process = subprocess.Popen(
                     command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-                    preexec_fn=_die_with(os.getpid()),  # noqa: PLW1509 - the hook only calls prctl
+                    preexec_fn=die_with(os.getpid()),  # noqa: PLW1509 - the hook only calls prctl
                 )  # fmt: skip
                 interrupted = self._wait(process, stop)
             if interrupted:

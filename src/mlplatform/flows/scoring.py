@@ -17,7 +17,9 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -404,7 +406,15 @@ def _score_stream(
         log.warning("model %s has no training profile: no drift report", model.label)
     counts = _Counts(classes, drift)
     ids = UniqueIds(stream.id_column, stream.source) if stream.id_column else None
-    with progress.bar(f"Score {model.label}", stream.total_rows) as advance:
+
+    def deliver(scored: ScoredBatch, advance: Callable[[int], None]) -> None:
+        batch = PredictionBatch(stamp, scored, names, classes)
+        for sink in sinks:
+            sink.write(batch)
+        counts.add(scored)
+        advance(len(scored) + len(scored.bad_row_ids))
+
+    with progress.bar(f"Score {model.label}", stream.total_rows) as advance, _Overlapped(deliver) as delivery:
         for row_ids, features in stream.batches():
             if ids is not None:
                 ids.add(row_ids)
@@ -415,14 +425,39 @@ def _score_stream(
                     f"({len(scored.bad_row_ids)} bad rows in this batch)",
                     "fix the input, or pass --on-bad-rows quarantine to score the rest",
                 )
-            batch = PredictionBatch(stamp, scored, names, classes)
-            for sink in sinks:
-                sink.write(batch)
-            counts.add(scored)
-            advance(len(row_ids))
+            delivery.submit(scored, advance)
     if ids is not None:
         ids.check()
     return counts
+
+
+class _Overlapped:
+    """Runs `stage` on the batches in order in one thread of its own, at most `depth` behind the
+    caller: the sinks serialise and write batch N (Parquet, hashing and I/O release the GIL)
+    while batch N+1 is read and scored. Leaving the block waits for every submitted batch; a
+    failure of the stage is raised in the caller, at the next submit or on leaving."""
+
+    def __init__(self, stage: Callable[..., None], depth: int = 2) -> None:
+        self.stage = stage
+        self.depth = depth
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deliver")
+        self.pending: deque[Future[None]] = deque()
+
+    def __enter__(self) -> _Overlapped:
+        return self
+
+    def submit(self, *args: Any) -> None:
+        while len(self.pending) >= self.depth:
+            self.pending.popleft().result()
+        self.pending.append(self.pool.submit(self.stage, *args))
+
+    def __exit__(self, kind: type[BaseException] | None, *_: Any) -> None:
+        # On a failure nothing more is delivered, but what is being written finishes before the
+        # caller aborts the sinks (so no part is written after the abort removed the run).
+        self.pool.shutdown(wait=True, cancel_futures=kind is not None)
+        if kind is None:
+            while self.pending:
+                self.pending.popleft().result()
 
 
 def _finish(

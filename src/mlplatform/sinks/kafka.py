@@ -26,7 +26,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -53,10 +53,27 @@ class KafkaResult:
     unacknowledged: int = 0
     first_error: str | None = None
     first_failed_key: str | None = None
+    reason: str | None = None  # why publishing stopped, when it did
+    by_process: dict[str, int] = field(default_factory=dict)  # produced, when several processes published
 
     @property
     def never_sent(self) -> int:
         return self.total - self.produced + self.purged
+
+    @property
+    def acknowledged(self) -> int:
+        return self.produced - self.failed - self.purged - self.unacknowledged
+
+    def error(self, run_date: str) -> PipelineError:
+        """The one line that says exactly what reached the topic and what did not."""
+        key = f"; first failing key {self.first_failed_key}" if self.first_failed_key else ""
+        return PipelineError(
+            f"Kafka publish of {run_date} to topic {self.topic!r} failed ({self.reason or 'failed'}): "
+            f"{self.acknowledged:,} acknowledged, {self.failed + self.unacknowledged:,} failed, "
+            f"{self.never_sent:,} never sent of {self.total:,}{key}",
+            f"fix the cause, then `mlplatform publish --date {run_date}` sends the committed "
+            "predictions again without re-scoring",
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -66,7 +83,7 @@ class KafkaResult:
             "failed": self.failed,
             "unacknowledged": self.unacknowledged,
             "first_error": self.first_error,
-        }
+        } | ({"produced_by_process": self.by_process} if self.by_process else {})
 
 
 def producer_config(settings: KafkaSettings, client_id: str) -> dict[str, Any]:
@@ -173,11 +190,14 @@ class KafkaPublisher:
         from confluent_kafka import KafkaException
 
         self.settings = settings
+        self.client_id = client_id
         self.topic = settings.topic
         self.headers = headers
         self.run_date = "?"
         self.result = KafkaResult(topic=self.topic)
-        config = producer_config(resolve_credentials(settings, clients), client_id)
+        # with the secret's credentials in place: what helper processes are given (never logged)
+        self.resolved = resolve_credentials(settings, clients).model_copy(update={"secret_arn": None})
+        config = producer_config(self.resolved, client_id)
         config["on_delivery"] = self._on_failed_delivery
         config["error_cb"] = self._on_error
         config["logger"] = logging.getLogger("mlplatform.kafka.librdkafka")
@@ -308,16 +328,8 @@ class KafkaPublisher:
     def _failure(self, reason: str) -> PipelineError:
         """Stop (drop what is queued) and say exactly what reached the topic and what did not."""
         self._halt()
-        result = self.result
-        acknowledged = result.produced - result.failed - result.purged - result.unacknowledged
-        key = f"; first failing key {result.first_failed_key}" if result.first_failed_key else ""
-        return PipelineError(
-            f"Kafka publish of {self.run_date} to topic {self.topic!r} failed ({reason}): "
-            f"{acknowledged:,} acknowledged, {result.failed + result.unacknowledged:,} failed, "
-            f"{result.never_sent:,} never sent of {result.total:,}{key}",
-            f"fix the cause, then `mlplatform publish --date {self.run_date}` sends the committed "
-            "predictions again without re-scoring",
-        )
+        self.result.reason = self.result.reason or reason
+        return self.result.error(self.run_date)
 
     def finish(self) -> KafkaResult:
         """Wait for every acknowledgement; a run with any message not acknowledged fails."""
@@ -335,6 +347,15 @@ class KafkaPublisher:
     def _halt(self) -> None:
         self.producer.purge()
         self.producer.flush(1)  # serves the purge reports, so the counts add up
+
+    def stop(self, reason: str) -> KafkaResult:
+        """Give up on what is not sent yet (another process failed): the counts as they stand."""
+        self.abort()
+        result = self.result
+        result.unacknowledged = len(self.producer)
+        result.delivered = result.acknowledged
+        result.reason = result.reason or reason
+        return result
 
     def abort(self) -> None:
         """Drop whatever is still queued so a failing run ends now, not after every timeout."""
@@ -363,16 +384,24 @@ class KafkaSink(Publisher):
         return f"topic {self.settings.topic!r} on {self.settings.bootstrap_servers}: {partitions} partitions"
 
     def publish(self, output: CommittedOutput, advance: Callable[[int], None]) -> SinkResult:
+        """Every message of the committed date, from this process alone or with helper processes
+        (`processes`; see kafka_processes)."""
+        from mlplatform.sinks.kafka_processes import helper_count, publish_with_helpers
+
         if self.publisher is None:
             self.check()
         publisher = self._connected()
         headers = output.stamp.header_pairs() if self.settings.headers else None
         publisher.start(output.run_date, output.rows, headers)
+        helpers = helper_count(self.settings.processes, output.rows, output.part_count)
         try:
-            for keys, values in output.messages():
-                publisher.submit(keys, values)
-                advance(len(keys))
-            result = publisher.finish()
+            if helpers:
+                result = publish_with_helpers(publisher, output, helpers, advance)
+            else:
+                for keys, values in output.messages():
+                    publisher.submit(keys, values)
+                    advance(len(keys))
+                result = publisher.finish()
         except BaseException:
             publisher.abort()
             raise

@@ -1,0 +1,233 @@
+"""Publishing one committed date from several processes, each with its own producer.
+
+A Python `produce()` call holds the GIL, so one process tops out near 0.7M messages/s however
+much librdkafka and the broker could take (benchmarks/publish_bench.py), and reading the parts
+back and building the JSON documents competes for that same GIL. Helper processes have a GIL
+and an idempotent acks=all producer each. They are spawned, not forked: librdkafka is not
+fork-safe, and this process has threads of its own.
+
+The committed parts are the unit of work: this process and its helpers take the next part from
+one queue until none is left, so a helper that starts late (~0.4 s of imports) takes fewer parts
+and nobody waits for it. Every producer counts its own deliveries and the counts are added up;
+the first failure anywhere stops every producer, with the same one-line error (counts for the
+whole date) as a single process gives. A helper that dies has its messages counted as failed
+(their fate is unknown: `mlplatform publish` sends them again), and no helper outlives this
+process (PR_SET_PDEATHSIG).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from mlplatform.clients import Clients
+from mlplatform.errors import PipelineError
+from mlplatform.locks import die_with
+from mlplatform.sinks.files import CommittedOutput
+from mlplatform.sinks.kafka import KafkaPublisher, KafkaResult
+
+if TYPE_CHECKING:
+    from multiprocessing.process import BaseProcess
+    from multiprocessing.queues import Queue
+    from multiprocessing.synchronize import Event
+
+    from mlplatform.config.settings import KafkaSettings
+
+STOPPED = "stopped: another publishing process failed"
+PARALLEL_FROM_ROWS = 200_000  # below this, starting a helper (~0.4 s) costs more than it saves
+
+
+def available_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+CORES_PER_PROCESS = 2  # one publishing process keeps ~1.5 cores busy (its Python, librdkafka's threads)
+
+
+def helper_count(processes: int, rows: int, parts: int, cores: int | None = None) -> int:
+    """Helper processes for a date: `processes` - 1, never more than there are parts to share.
+    0 (auto) is one process per two cores, for large dates only: on 2 cores a second process
+    only competes with the first (measured: 2.4 s per million messages either way)."""
+    if processes == 0:
+        if rows < PARALLEL_FROM_ROWS:
+            return 0
+        processes = max(1, (cores or available_cores()) // CORES_PER_PROCESS)
+    return max(0, min(processes, parts) - 1)
+
+
+@dataclass(frozen=True)
+class HelperJob:
+    """What a helper process is handed (pickled through a pipe: credentials never hit a log)."""
+
+    settings: KafkaSettings
+    client_id: str
+    headers: list[tuple[str, bytes]] | None
+    s3_endpoint: str | None
+    region: str
+    uri: str
+    manifest: dict[str, Any]
+    parent: int
+
+
+def take_parts(
+    publisher: KafkaPublisher, output: CommittedOutput, tasks: Queue[int | None], stop: Event,
+    advance: Callable[[int], None],
+) -> None:  # fmt: skip
+    """Publish the parts taken from `tasks` until it runs dry (None) or `stop` is set."""
+    while not stop.is_set():
+        index = tasks.get()
+        if index is None:
+            return
+        for keys, values in output.messages(parts=[index]):
+            if stop.is_set():
+                return
+            publisher.submit(keys, values)
+            advance(len(keys))
+
+
+def helper(job: HelperJob, tasks: Queue[int | None], events: Queue[tuple[str, str, Any]], stop: Event) -> None:
+    """A helper process: publish parts until none is left, then report its counts."""
+    arm = die_with(job.parent)
+    if arm is not None:
+        arm()
+    name = multiprocessing.current_process().name
+    publisher: KafkaPublisher | None = None
+    try:
+        clients = Clients(job.s3_endpoint, job.region)
+        publisher = KafkaPublisher(job.settings, job.client_id, job.headers, clients)
+        output = CommittedOutput(clients, job.uri, job.manifest)
+        publisher.start(output.run_date, 0, job.headers)
+        take_parts(publisher, output, tasks, stop, lambda n: events.put(("advance", name, n)))
+        result = publisher.stop(STOPPED) if stop.is_set() else publisher.finish()
+    except PipelineError as exc:
+        if publisher is None or publisher.result.reason is None:  # not a delivery failure
+            events.put(("crashed", name, exc.headline))
+            return
+        result = publisher.result
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which decides
+        events.put(("crashed", name, f"{type(exc).__name__}: {exc}"))
+        return
+    events.put(("done", name, result))
+
+
+class HelperProcesses:
+    """The helper processes and what they report: progress, their counts, or that they died."""
+
+    def __init__(self, count: int, job: HelperJob, tasks: Queue[int | None], advance: Callable[[int], None]) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.events: Queue[tuple[str, str, Any]] = context.Queue()
+        self.stop = context.Event()
+        self.advance = advance
+        self.topic = job.settings.topic
+        self.processes: dict[str, BaseProcess] = {}
+        for number in range(1, count + 1):
+            name = f"kafka-publisher-{number}"
+            self.processes[name] = context.Process(
+                target=helper, args=(job, tasks, self.events, self.stop), name=name, daemon=True
+            )
+        self.sent = dict.fromkeys(self.processes, 0)
+        self.results: dict[str, KafkaResult] = {}
+
+    def start(self) -> None:
+        for process in self.processes.values():
+            process.start()
+
+    def poll(self, timeout: float = 0.0) -> None:
+        """Take in what the helpers reported; wait up to `timeout` for the first report."""
+        while True:
+            try:
+                kind, name, value = self.events.get(timeout=timeout) if timeout else self.events.get_nowait()
+            except queue.Empty:
+                return
+            timeout = 0.0
+            if kind == "advance":
+                self.sent[name] += value
+                self.advance(value)
+            elif kind == "done":
+                self.results[name] = value
+                if value.reason:
+                    self.stop.set()
+            else:
+                self._crashed(name, str(value))
+
+    def _crashed(self, name: str, why: str) -> None:
+        sent = self.sent[name]  # handed to its producer, fate unknown
+        self.results[name] = KafkaResult(self.topic, produced=sent, unacknowledged=sent, reason=f"{name}: {why}")
+        self.stop.set()
+
+    def wait(self) -> None:
+        """Until every helper reported (or died)."""
+        while len(self.results) < len(self.processes):
+            self.poll(timeout=0.2)
+            for name, process in self.processes.items():
+                if name not in self.results and not process.is_alive():
+                    self.poll(timeout=0.5)  # its last reports may still be in the pipe
+                    if name not in self.results:
+                        self._crashed(name, f"exited with code {process.exitcode}")
+
+    def close(self) -> None:
+        self.stop.set()
+        for process in self.processes.values():
+            process.join(timeout=10)
+            if process.is_alive():
+                process.terminate()
+                process.join()
+        self.events.close()
+
+
+def publish_with_helpers(
+    publisher: KafkaPublisher, output: CommittedOutput, helpers: int, advance: Callable[[int], None]
+) -> KafkaResult:
+    """Publish `output` from this process and `helpers` more; the counts of all of them."""
+    context = multiprocessing.get_context("spawn")
+    tasks: Queue[int | None] = context.Queue()
+    for index in range(output.part_count):
+        tasks.put(index)
+    for _ in range(helpers + 1):
+        tasks.put(None)
+    tasks.cancel_join_thread()  # parts nobody took (after a failure) must not hold up the exit
+    job = HelperJob(
+        publisher.resolved, publisher.client_id, publisher.headers, output.clients.s3_endpoint,
+        output.clients.region, output.uri, output.manifest, os.getpid(),
+    )  # fmt: skip
+    team = HelperProcesses(helpers, job, tasks, advance)
+    team.start()
+    try:
+        try:
+            take_parts(publisher, output, tasks, team.stop, lambda n: (advance(n), team.poll()))
+            own = publisher.stop(STOPPED) if team.stop.is_set() else publisher.finish()
+        except PipelineError:
+            team.stop.set()
+            if publisher.result.reason is None:  # not a delivery failure (reading a part)
+                raise
+            own = publisher.result
+        team.wait()
+    finally:
+        team.close()
+        tasks.close()
+    total = merged({"main": own} | team.results, output.rows, publisher.topic)
+    if total.reason:
+        raise total.error(output.run_date)
+    return total
+
+
+def merged(results: dict[str, KafkaResult], total: int, topic: str) -> KafkaResult:
+    """The counts of several producers (by process name) as one; the reason is the first
+    failure that was not just being stopped because of another."""
+    out = KafkaResult(topic, total=total, by_process={name: r.produced for name, r in results.items()})
+    for result in results.values():
+        out.produced += result.produced
+        out.delivered += result.delivered
+        out.failed += result.failed
+        out.purged += result.purged
+        out.unacknowledged += result.unacknowledged
+    reported = list(results.values())
+    failures = [r for r in reported if r.reason and r.reason != STOPPED] or [r for r in reported if r.reason]
+    if failures:
+        first = failures[0]
+        out.reason, out.first_error, out.first_failed_key = first.reason, first.first_error, first.first_failed_key
+    return out
