@@ -100,3 +100,21 @@ def test_config_show_applies_env_vars():
     table = run("--env", "staging", "config", "show", env=env, cwd=Path(__file__).parents[2])
     row = next(line for line in table.stdout.splitlines() if "model_name" in line)
     assert "from-env" in row and "env MODEL_NAME" in row
+
+
+def test_the_command_exits_like_python_would_without_tearing_down_every_module():
+    """`main` ends with os._exit (module teardown cost ~1 s): what a normal exit does still happens."""
+    program = """
+import atexit, threading, time
+from mlplatform.cli.app import exit_without_teardown
+atexit.register(lambda: print("exit handler ran"))
+threading.Thread(target=lambda: (time.sleep(0.3), print("thread finished"))).start()
+print("buffered output", end=" | ")
+exit_without_teardown(75)
+"""
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 75
+    assert done.stdout == "buffered output | thread finished\nexit handler ran\n"
+    message = subprocess.run([sys.executable, "-c", program.replace("(75)", '("stopped: why")')],
+                             capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert (message.returncode, message.stderr.strip()) == (1, "stopped: why")

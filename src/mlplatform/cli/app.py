@@ -96,7 +96,36 @@ ui.register(app)
 
 def main() -> None:
     """Console-script entry point."""
+    code: int | str | None = 0
     try:
         app(prog_name="mlplatform")
     except KeyboardInterrupt:
-        sys.exit(130)
+        code = 130
+    except SystemExit as done:
+        code = done.code
+    exit_without_teardown(code)
+
+
+def exit_without_teardown(code: int | str | None) -> None:
+    """Exit as a normal exit would, minus the interpreter's teardown of every module: with MLflow,
+    scikit-learn, pandas and matplotlib loaded that takes ~1 s after the work is done (measured:
+    a 1,000-row `score` 5.6 s, of which 1.0 s after `main` returned), and every scheduled run and
+    backfill date is a process of its own. What a normal exit does that matters still happens:
+    other non-daemon threads are joined, atexit handlers run (logging, multiprocessing and
+    tempfile finalizers), stdout and stderr are flushed."""
+    import atexit
+    import contextlib
+    import os
+    import threading
+
+    if isinstance(code, str):  # SystemExit("message"): printed, status 1
+        print(code, file=sys.stderr)
+        code = 1
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()  # the registered exit handlers, as Python's own exit runs them
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing left to say
+            stream.flush()
+    os._exit(code or 0)
