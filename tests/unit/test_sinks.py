@@ -162,3 +162,13 @@ def test_the_counts_of_several_producers_add_up_and_the_first_real_failure_is_na
     assert "(Topic authorization failed): 690 acknowledged, 10 failed, 300 never sent of 1,000" in line
     assert line.endswith("first failing key d:7")
     assert merged({"main": KafkaResult("t", produced=5, delivered=5)}, 5, "t").reason is None
+
+
+def test_a_helper_that_dies_without_a_word_has_what_it_handed_over_counted_as_failed():
+    from mlplatform.sinks.kafka import KafkaResult
+    from mlplatform.sinks.kafka_processes import lost_helper, merged
+
+    results = {"main": KafkaResult("t", produced=3000, delivered=3000),
+               "kafka-publisher-1": lost_helper("t", "kafka-publisher-1", 4000, "exited with code -9")}  # fmt: skip
+    line = merged(results, 10_000, "t").error("2026-11-22").headline
+    assert "(kafka-publisher-1: exited with code -9): 3,000 acknowledged, 4,000 failed, 3,000 never sent" in line

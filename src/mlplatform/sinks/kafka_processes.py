@@ -103,14 +103,14 @@ def helper(job: HelperJob, tasks: Queue[int | None], events: Queue[tuple[str, st
         publisher.start(output.run_date, 0, job.headers)
         take_parts(publisher, output, tasks, stop, lambda n: events.put(("advance", name, n)))
         result = publisher.stop(STOPPED) if stop.is_set() else publisher.finish()
-    except PipelineError as exc:
-        if publisher is None or publisher.result.reason is None:  # not a delivery failure
-            events.put(("crashed", name, exc.headline))
-            return
-        result = publisher.result
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which decides
-        events.put(("crashed", name, f"{type(exc).__name__}: {exc}"))
-        return
+        why = exc.headline if isinstance(exc, PipelineError) else f"{type(exc).__name__}: {exc}"
+        if publisher is None:
+            events.put(("crashed", name, why))
+            return
+        # a delivery failure has its counts already; anything else (a part that cannot be read)
+        # stops the producer so that what was acknowledged and what was dropped are known
+        result = publisher.result if publisher.result.reason else publisher.stop(f"{name}: {why}")
     events.put(("done", name, result))
 
 
@@ -155,8 +155,7 @@ class HelperProcesses:
                 self._crashed(name, str(value))
 
     def _crashed(self, name: str, why: str) -> None:
-        sent = self.sent[name]  # handed to its producer, fate unknown
-        self.results[name] = KafkaResult(self.topic, produced=sent, unacknowledged=sent, reason=f"{name}: {why}")
+        self.results[name] = lost_helper(self.topic, name, self.sent[name], why)
         self.stop.set()
 
     def wait(self) -> None:
@@ -213,6 +212,12 @@ def publish_with_helpers(
     if total.reason:
         raise total.error(output.run_date)
     return total
+
+
+def lost_helper(topic: str, name: str, handed_over: int, why: str) -> KafkaResult:
+    """The counts of a helper that died without reporting: the messages it had handed to its
+    producer may or may not have arrived, so they count as failed (a publish again sends them)."""
+    return KafkaResult(topic, produced=handed_over, unacknowledged=handed_over, reason=f"{name}: {why}")
 
 
 def merged(results: dict[str, KafkaResult], total: int, topic: str) -> KafkaResult:
