@@ -106,9 +106,12 @@ def test_the_command_exits_like_python_would_without_tearing_down_every_module()
     """`main` ends with os._exit (module teardown cost ~1 s): what a normal exit does still happens."""
     program = """
 import atexit, threading, time
+from concurrent.futures import ThreadPoolExecutor
 from mlplatform.cli.app import exit_without_teardown
 atexit.register(lambda: print("exit handler ran"))
 threading.Thread(target=lambda: (time.sleep(0.3), print("thread finished"))).start()
+idle = ThreadPoolExecutor(1)  # left running, as MLflow's artifact downloads leave theirs
+idle.submit(time.sleep, 0).result()
 print("buffered output", end=" | ")
 exit_without_teardown(75)
 """

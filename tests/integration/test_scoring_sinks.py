@@ -165,6 +165,29 @@ def test_a_helper_that_fails_stops_its_producer_and_accounts_for_every_message_i
     assert "kafka-publisher-1: " in line
 
 
+def test_parts_nobody_can_read_end_in_one_line_whichever_process_took_them(cli, kafka_env, monkeypatch, isolated_env):
+    from mlplatform.clients import Clients
+    from mlplatform.config.settings import KafkaSettings
+    from mlplatform.errors import PipelineError
+    from mlplatform.sinks.files import CommittedOutput
+    from mlplatform.sinks.kafka import KafkaPublisher
+    from mlplatform.sinks.kafka_processes import publish_with_helpers
+
+    output = _committed_date(cli, monkeypatch, isolated_env, 4000)
+    manifest = json.loads(json.dumps(output.manifest))
+    for part in manifest["parts"]:
+        part["path"] = "run=gone/" + part["path"].rsplit("/", 1)[-1]
+    broken = CommittedOutput(output.clients, output.uri, manifest)
+    publisher = KafkaPublisher(KafkaSettings(bootstrap_servers=kafka_env.bootstrap, topic="predictions"), "test",
+                               None, Clients())  # fmt: skip
+    publisher.start(DATE, broken.rows, None)
+    with pytest.raises(PipelineError) as failed:
+        publish_with_helpers(publisher, broken, 1, lambda _: None)
+    line = failed.value.headline
+    assert f"Kafka publish of {DATE} to topic 'predictions' failed (" in line
+    assert "0 acknowledged, 0 failed, 4,000 never sent of 4,000" in line and "No such file" in line, line
+
+
 def test_kcat_reads_what_mlplatform_published(cli, kafka_env):
     assert cli("score", "--rows", "1000", "--date", DATE).exit_code == 0
     out = subprocess.run(

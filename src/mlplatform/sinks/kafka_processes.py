@@ -17,6 +17,8 @@ process (PR_SET_PDEATHSIG).
 
 from __future__ import annotations
 
+import logging
+import logging.handlers
 import multiprocessing
 import os
 import queue
@@ -71,15 +73,22 @@ class HelperJob:
     uri: str
     manifest: dict[str, Any]
     parent: int
+    log_level: int = logging.WARNING
 
 
 def take_parts(
     publisher: KafkaPublisher, output: CommittedOutput, tasks: Queue[int | None], stop: Event,
-    advance: Callable[[int], None],
+    advance: Callable[[int], None], idle: Callable[[], None] = lambda: None,
 ) -> None:  # fmt: skip
-    """Publish the parts taken from `tasks` until it runs dry (None) or `stop` is set."""
+    """Publish the parts taken from `tasks` until it runs dry (None) or `stop` is set. The wait
+    for the queue is bounded (a process killed while reading it keeps its lock): `idle` runs
+    between tries."""
     while not stop.is_set():
-        index = tasks.get()
+        try:
+            index = tasks.get(timeout=1)
+        except queue.Empty:
+            idle()
+            continue
         if index is None:
             return
         for keys, values in output.messages(parts=[index]):
@@ -95,6 +104,9 @@ def helper(job: HelperJob, tasks: Queue[int | None], events: Queue[tuple[str, st
     if arm is not None:
         arm()
     name = multiprocessing.current_process().name
+    root = logging.getLogger()  # records go to the parent, which formats and redacts them as its own
+    root.handlers[:] = [_ForwardLogs(events)]
+    root.setLevel(job.log_level)
     publisher: KafkaPublisher | None = None
     try:
         clients = Clients(job.s3_endpoint, job.region)
@@ -105,13 +117,23 @@ def helper(job: HelperJob, tasks: Queue[int | None], events: Queue[tuple[str, st
         result = publisher.stop(STOPPED) if stop.is_set() else publisher.finish()
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which decides
         why = exc.headline if isinstance(exc, PipelineError) else f"{type(exc).__name__}: {exc}"
+        stop.set()  # the others stop at their next batch, whatever the parent is busy with
         if publisher is None:
             events.put(("crashed", name, why))
             return
         # a delivery failure has its counts already; anything else (a part that cannot be read)
         # stops the producer so that what was acknowledged and what was dropped are known
         result = publisher.result if publisher.result.reason else publisher.stop(f"{name}: {why}")
+    if result.reason and result.reason != STOPPED:
+        stop.set()
     events.put(("done", name, result))
+
+
+class _ForwardLogs(logging.handlers.QueueHandler):
+    """A helper's log records, sent to the parent on the events queue."""
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        self.queue.put_nowait(("log", "", record))
 
 
 class HelperProcesses:
@@ -144,7 +166,9 @@ class HelperProcesses:
             except queue.Empty:
                 return
             timeout = 0.0
-            if kind == "advance":
+            if kind == "log":
+                logging.getLogger(value.name).handle(value)
+            elif kind == "advance":
                 self.sent[name] += value
                 self.advance(value)
             elif kind == "done":
@@ -162,11 +186,16 @@ class HelperProcesses:
         """Until every helper reported (or died)."""
         while len(self.results) < len(self.processes):
             self.poll(timeout=0.2)
-            for name, process in self.processes.items():
-                if name not in self.results and not process.is_alive():
-                    self.poll(timeout=0.5)  # its last reports may still be in the pipe
-                    if name not in self.results:
-                        self._crashed(name, f"exited with code {process.exitcode}")
+            self.check()
+
+    def check(self) -> None:
+        """Take in the reports; a helper that is gone without one died."""
+        self.poll()
+        for name, process in self.processes.items():
+            if name not in self.results and not process.is_alive():
+                self.poll(timeout=0.5)  # its last reports may still be in the pipe
+                if name not in self.results:
+                    self._crashed(name, f"exited with code {process.exitcode}")
 
     def close(self) -> None:
         self.stop.set()
@@ -191,19 +220,20 @@ def publish_with_helpers(
     tasks.cancel_join_thread()  # parts nobody took (after a failure) must not hold up the exit
     job = HelperJob(
         publisher.resolved, publisher.client_id, publisher.headers, output.clients.s3_endpoint,
-        output.clients.region, output.uri, output.manifest, os.getpid(),
+        output.clients.region, output.uri, output.manifest, os.getpid(), logging.getLogger().getEffectiveLevel(),
     )  # fmt: skip
     team = HelperProcesses(helpers, job, tasks, advance)
-    team.start()
     try:
+        team.start()
         try:
-            take_parts(publisher, output, tasks, team.stop, lambda n: (advance(n), team.poll()))
+            take_parts(publisher, output, tasks, team.stop, lambda n: (advance(n), team.poll()), team.check)
             own = publisher.stop(STOPPED) if team.stop.is_set() else publisher.finish()
-        except PipelineError:
+        except Exception as exc:  # noqa: BLE001 - counted and reported as one line below
             team.stop.set()
-            if publisher.result.reason is None:  # not a delivery failure (reading a part)
-                raise
-            own = publisher.result
+            why = exc.headline if isinstance(exc, PipelineError) else f"{type(exc).__name__}: {exc}"
+            # a delivery failure has its counts already; anything else (a part that cannot be
+            # read) stops the producer so that what was acknowledged and what was dropped are known
+            own = publisher.result if publisher.result.reason else publisher.stop(f"main: {why}")
         team.wait()
     finally:
         team.close()
