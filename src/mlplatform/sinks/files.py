@@ -400,7 +400,8 @@ class CommittedOutput:
         self, batch_rows: int = 20_000, parts: Iterable[int] | None = None
     ) -> Iterator[tuple[list[str], list[str]]]:
         """(keys, values) per batch, read back from the committed parts (all, or the `parts`-th
-        ones): the Kafka messages."""
+        ones): the Kafka messages. Small batches reuse memory just freed instead of fresh pages
+        (measured in docs/decisions.md: less CPU, a third less peak memory than 100,000)."""
         fmt = self.manifest.get("format", "parquet")
         columns = self.manifest.get("columns", {})
         features = list(self.manifest.get("features", ()))
