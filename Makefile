@@ -53,12 +53,17 @@ PARLIAMENT_VERSION := 1.6.4
 	$(UV) venv --quiet --python $(PYTHON) .tools/parliament
 	$(UV) pip install --quiet --python .tools/parliament parliament==$(PARLIAMENT_VERSION) "setuptools<81"
 
-# Debian tools the tests use as a user would (kcat consumes what we publish to Kafka), checkov and parliament.
+# Debian packages the tests use as a user would: kcat consumes what we publish to Kafka, the
+# PostgreSQL server backs the PostgreSQL sink's tests. Installed only when missing.
 test-tools: .tools/checkov/bin/checkov .tools/parliament/bin/parliament
-	@command -v kcat >/dev/null 2>&1 || { \
-	  echo "installing kcat (Debian package)"; \
+	@missing=""; \
+	command -v kcat >/dev/null 2>&1 || missing="$$missing kcat"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq kcat >/dev/null; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
 
 test-unit: $(SYNCED) ## Fast pure tests only
 	$(VENV)/bin/pytest tests/unit

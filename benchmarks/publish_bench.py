@@ -42,11 +42,11 @@ def publish_once(
     must be acknowledged. Returns the wall-clock span (comparable between processes)."""
     from mlplatform.clients import Clients
     from mlplatform.config.settings import KafkaSettings
-    from mlplatform.sinks.kafka import KafkaPublisher
+    from mlplatform.sinks.kafka_producer import TrackedProducer
 
     settings = KafkaSettings(bootstrap_servers=bootstrap, topic="predictions", headers=headers)
     pairs = [("schema_version", b"1"), ("model_version", b"3")] if headers else None
-    publisher = KafkaPublisher(settings, "publish-bench", pairs, Clients())
+    publisher = TrackedProducer(settings, "publish-bench", pairs, Clients())
     publisher.check_topic()
     batch = 100_000
     prepared = [
@@ -70,11 +70,11 @@ def publish_committed(bootstrap: str, folder: str, processes: int) -> dict[str, 
     """One measured publish of a committed date folder, as `mlplatform publish` does it."""
     from mlplatform.clients import Clients
     from mlplatform.config.settings import KafkaSettings
-    from mlplatform.sinks.files import CommittedOutput
-    from mlplatform.sinks.kafka import KafkaSink
+    from mlplatform.sinks.committed import CommittedOutput
+    from mlplatform.sinks.kafka import KafkaPublisher
 
     settings = KafkaSettings(bootstrap_servers=bootstrap, topic="predictions", processes=processes)
-    sink = KafkaSink(settings, Clients(), "publish-bench")
+    sink = KafkaPublisher(settings, Clients(), "publish-bench")
     sink.check()
     output = CommittedOutput.load(Clients(), folder)
     assert output is not None

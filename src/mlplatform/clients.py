@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from mlplatform.errors import ConfigError
+from mlplatform.errors import ConfigError, PipelineError
 
 if TYPE_CHECKING:
     from pyarrow.fs import FileSystem
@@ -21,6 +21,46 @@ if TYPE_CHECKING:
 def s3_endpoint_url() -> str | None:
     """The S3 endpoint override, as boto3 reads it (service-specific variable first)."""
     return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
+
+
+# S3 says "absent" in several ways, depending on the call (HEAD has no body, so no code name)
+NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound", "ResourceNotFoundException"})
+CONFLICT_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412"})
+
+
+@dataclass(frozen=True)
+class AwsFailure:
+    """A botocore failure in our terms: the service's error code (or the botocore exception's
+    name when no answer came back), its first line, and whether the service answered at all."""
+
+    code: str
+    message: str
+    answered: bool
+
+
+def aws_error(exc: BaseException) -> AwsFailure | None:
+    """What a botocore failure means; None for anything else. The one place that knows how
+    botocore reports errors."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        message = str(error.get("Message") or exc)
+        return AwsFailure(str(error.get("Code") or "ClientError"), _first_line(message), answered=True)
+    if isinstance(exc, BotoCoreError):
+        return AwsFailure(type(exc).__name__, _first_line(str(exc)), answered=False)
+    return None
+
+
+def _first_line(text: str) -> str:
+    return (text.strip().splitlines() or [""])[0]
+
+
+def aws_error_types() -> tuple[type[BaseException], ...]:
+    """The botocore exception types, for `except` clauses that hand the error to `aws_error`."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (BotoCoreError, ClientError)
 
 
 def aws_region() -> str:
@@ -73,6 +113,30 @@ class Clients:
             raise ConfigError(f"unsupported storage scheme {scheme!r} in {uri}", "use a local path or s3://bucket/key")
         path = uri.removeprefix("file://")
         return fs.LocalFileSystem(), os.path.abspath(os.path.expanduser(path))
+
+    def secret_string(self, arn: str, what: str, setting: str) -> str:
+        """The SecretString of a Secrets Manager secret; the value never reaches a log (botocore
+        logs response bodies at DEBUG: held at INFO while reading). `what` names the secret in
+        errors, `setting` is the variable that holds the ARN."""
+        import logging
+
+        quiet = logging.getLogger("botocore")
+        level = quiet.level
+        quiet.setLevel(max(quiet.getEffectiveLevel(), logging.INFO))
+        try:
+            return self.boto3("secretsmanager").get_secret_value(SecretId=arn).get("SecretString") or ""
+        except aws_error_types() as exc:
+            failure = aws_error(exc) or AwsFailure("error", "", answered=False)
+            if failure.code == "ResourceNotFoundException":
+                raise ConfigError(f"the {what} secret {arn} does not exist", f"fix {setting}") from None
+            if not failure.answered:
+                raise PipelineError(f"cannot reach Secrets Manager for {arn} ({failure.code})", "retry") from None
+            raise PipelineError(
+                f"cannot read the {what} secret {arn} ({failure.code})",
+                "grant secretsmanager:GetSecretValue on it to the job's role",
+            ) from None
+        finally:
+            quiet.setLevel(level)
 
     def kafka_producer(self, config: dict[str, Any]) -> Any:
         from confluent_kafka import Producer

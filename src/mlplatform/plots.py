@@ -104,11 +104,17 @@ def _scatter(x: np.ndarray, y: np.ndarray, path: Path, labels: tuple[str, str, s
 
 def predicted_vs_actual_png(actual: np.ndarray, predicted: np.ndarray, path: Path, target: str) -> Path:
     """Each holdout row: its label against the prediction; the diagonal is a perfect model."""
-    return _scatter(actual, predicted, path, (f"actual {target}", f"predicted {target}",
-                                              "Holdout: predicted vs actual"), "diagonal")  # fmt: skip
+    return _scatter(
+        actual, predicted, path, (f"actual {target}", f"predicted {target}", "Holdout: predicted vs actual"), "diagonal"
+    )
 
 
 def residuals_png(actual: np.ndarray, predicted: np.ndarray, path: Path, target: str) -> Path:
     """Residual (actual - predicted) against the prediction: patterns mean missed structure."""
-    return _scatter(predicted, actual - predicted, path, (f"predicted {target}", "residual (actual - predicted)",
-                                                          "Holdout residuals"), "zero")  # fmt: skip
+    return _scatter(
+        predicted,
+        actual - predicted,
+        path,
+        (f"predicted {target}", "residual (actual - predicted)", "Holdout residuals"),
+        "zero",
+    )

@@ -93,3 +93,12 @@ def trained(cli) -> None:
     """A promoted iris-model v1 in the embedded store (small forest: fast)."""
     result = cli("train", "-p", "n_estimators=20")
     assert result.exit_code == 0, result.output
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[object]:
+    """Debian's PostgreSQL server on a loopback port, one per test session."""
+    from tests.support.postgres import postgres_server
+
+    with postgres_server() as server:
+        yield server

@@ -305,7 +305,7 @@ def test_an_s3_run_killed_before_its_switch_keeps_the_previous_date_and_is_swept
     import signal
 
     from mlplatform.clients import Clients
-    from mlplatform.sinks.files import committed_parts, read_manifest
+    from mlplatform.sinks.committed import committed_parts, read_manifest
 
     clients = Clients()
     root = f"s3://{s3_bucket}/out"
@@ -380,7 +380,8 @@ def test_a_run_of_another_host_or_a_live_process_is_never_swept_as_abandoned(cli
 def test_an_s3_commit_never_overwrites_a_date_another_run_committed_meanwhile(s3_bucket):
     from mlplatform.clients import Clients
     from mlplatform.errors import PipelineError
-    from mlplatform.sinks.files import DatePartitionWriter, read_manifest
+    from mlplatform.sinks.committed import read_manifest
+    from mlplatform.sinks.files import DatePartitionWriter
 
     clients = Clients()
     folder = f"s3://{s3_bucket}/out/p/inference-output/model=m/date={DATE}"

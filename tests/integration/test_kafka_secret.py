@@ -12,7 +12,8 @@ import pytest
 from mlplatform.clients import Clients
 from mlplatform.config.settings import KafkaSettings
 from mlplatform.errors import ConfigError, PipelineError
-from mlplatform.sinks.kafka import producer_config, redacted, resolve_credentials
+from mlplatform.redact import redact_mapping
+from mlplatform.sinks.kafka_producer import producer_config, resolve_credentials
 
 PASSWORD = "pw-" + uuid.uuid4().hex
 
@@ -38,7 +39,7 @@ def test_the_secret_becomes_sasl_credentials(secret, caplog):
     assert config["sasl.username"] == "scorer"
     assert config["sasl.password"] == PASSWORD
     assert config["sasl.mechanism"] == "SCRAM-SHA-512"  # MSK's; KAFKA_SASL_MECHANISM overrides it
-    assert redacted(config)["sasl.password"] == "***"
+    assert redact_mapping(config)["sasl.password"] == "***"
     assert PASSWORD not in repr(resolved) and PASSWORD not in caplog.text
 
 

@@ -17,7 +17,7 @@ from mlplatform.clients import Clients
 from mlplatform.errors import ConfigError
 from mlplatform.flows.setup import load_settings
 from mlplatform.sagemaker.definitions import render
-from mlplatform.sagemaker.run_local import LocalPipeline
+from mlplatform.sagemaker.local import LocalPipeline
 
 FAKE_JOB = str(Path(__file__).resolve().parents[1] / "support" / "fake_job.py")
 ARN = "arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/mlflow-staging-mlflow"

@@ -100,7 +100,7 @@ def test_several_publishing_processes_send_every_prediction_once_and_count_their
 def _committed_date(cli, monkeypatch, isolated_env, rows: int):
     """A date scored to files only, as publishing processes read it back."""
     from mlplatform.clients import Clients
-    from mlplatform.sinks.files import CommittedOutput
+    from mlplatform.sinks.committed import CommittedOutput
 
     with monkeypatch.context() as files_only:
         files_only.delenv("KAFKA_BOOTSTRAP_SERVERS")
@@ -169,16 +169,16 @@ def test_parts_nobody_can_read_end_in_one_line_whichever_process_took_them(cli, 
     from mlplatform.clients import Clients
     from mlplatform.config.settings import KafkaSettings
     from mlplatform.errors import PipelineError
-    from mlplatform.sinks.files import CommittedOutput
-    from mlplatform.sinks.kafka import KafkaPublisher
+    from mlplatform.sinks.committed import CommittedOutput
     from mlplatform.sinks.kafka_processes import publish_with_helpers
+    from mlplatform.sinks.kafka_producer import TrackedProducer
 
     output = _committed_date(cli, monkeypatch, isolated_env, 4000)
     manifest = json.loads(json.dumps(output.manifest))
     for part in manifest["parts"]:
         part["path"] = "run=gone/" + part["path"].rsplit("/", 1)[-1]
     broken = CommittedOutput(output.clients, output.uri, manifest)
-    publisher = KafkaPublisher(KafkaSettings(bootstrap_servers=kafka_env.bootstrap, topic="predictions"), "test",
+    publisher = TrackedProducer(KafkaSettings(bootstrap_servers=kafka_env.bootstrap, topic="predictions"), "test",
                                None, Clients())  # fmt: skip
     publisher.start(DATE, broken.rows, None)
     with pytest.raises(PipelineError) as failed:
@@ -280,7 +280,7 @@ def test_s3_input_and_output_with_atomic_replace(cli, s3_bucket, iris, tmp_path)
     assert keys() == [prefix + "_SUCCESS", prefix + f"{run}/part-00000.parquet", prefix + f"{run}/part-00001.parquet"]
     import pyarrow.dataset as ds
 
-    from mlplatform.sinks.files import committed_parts
+    from mlplatform.sinks.committed import committed_parts
 
     parts = [uri.removeprefix("s3://") for uri in committed_parts(Clients(), f"s3://{s3_bucket}/{prefix}")]
     assert ds.dataset(parts, filesystem=Clients().s3_filesystem(), format="parquet").count_rows() == 150

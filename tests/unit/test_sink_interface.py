@@ -14,7 +14,8 @@ from mlplatform.clients import Clients
 from mlplatform.scoring.batch import score_batch
 from mlplatform.scoring.messages import RunStamp
 from mlplatform.sinks import PredictionBatch, build_sinks
-from mlplatform.sinks.files import FileSink, committed_parts
+from mlplatform.sinks.committed import committed_parts
+from mlplatform.sinks.files import FileSink
 
 NAMES = ["a", "b"]
 STAMP = RunStamp("2026-11-01", "run-1", "m", "3", "models:/m/3", "2026-11-01T06:00:00+00:00")

@@ -11,8 +11,11 @@ import pytest
 from mlplatform.clients import Clients
 from mlplatform.config.settings import KafkaSettings
 from mlplatform.errors import PipelineError
-from mlplatform.sinks.files import DatePartitionWriter, committed_parts, read_manifest, serialise, sweep_abandoned
-from mlplatform.sinks.kafka import producer_config, redacted
+from mlplatform.redact import redact_mapping
+from mlplatform.sinks.committed import committed_parts, read_manifest
+from mlplatform.sinks.files import DatePartitionWriter, sweep_abandoned
+from mlplatform.sinks.formats import serialise
+from mlplatform.sinks.kafka_producer import producer_config
 
 CLIENTS = Clients()
 
@@ -60,19 +63,6 @@ def test_a_commit_never_replaces_a_date_someone_else_committed_meanwhile(tmp_pat
     assert not (tmp_path / "p/inference-output/model=m/date=2026-11-01/run=slow").exists()
 
 
-def test_output_written_before_run_folders_is_replaced_and_collected(tmp_path):
-    folder = tmp_path / "p/inference-output/model=m/date=2026-11-01"
-    (folder / "_quarantine").mkdir(parents=True)
-    (folder / "part-00000.parquet").write_bytes(part(1))
-    (folder / "_quarantine/part-00000.parquet").write_bytes(part(1))
-    legacy = {"parts": [{"path": "part-00000.parquet"}], "quarantine": [{"path": "_quarantine/part-00000.parquet"}]}
-    (folder / "_SUCCESS").write_text(json.dumps(legacy))
-    writer = DatePartitionWriter(CLIENTS, str(folder), "parquet", "new")
-    writer.write_part(part(2), 2)
-    writer.commit({"rows": 2})
-    assert sorted(p.name for p in folder.iterdir()) == ["_SUCCESS", "run=new"]
-
-
 def test_leftovers_of_a_killed_run_are_swept_for_any_idle_date(tmp_path):
     model = f"{tmp_path}/p/inference-output/model=m"
     for day, run in (("2026-11-01", "dead"), ("2026-11-02", "live")):
@@ -85,15 +75,6 @@ def test_leftovers_of_a_killed_run_are_swept_for_any_idle_date(tmp_path):
     assert [p.name for p in (tmp_path / "p/inference-output/model=m/_pending").iterdir()] == [
         "date=2026-11-02~run=live.json"
     ]
-
-
-def test_staging_left_by_an_older_release_is_swept_too(tmp_path):
-    staging = tmp_path / "p/inference-output/model=m/_staging"
-    (staging / "date=2026-11-01/run=old").mkdir(parents=True)
-    (staging / "date=2026-11-01/run=old/part-00000.parquet").write_bytes(part(1))
-    (staging / "date=2026-11-01/replaced").mkdir()
-    assert sweep_abandoned(CLIENTS, str(staging.parent), idle=lambda entry: entry["date"] == "2026-11-01")
-    assert not staging.exists()
 
 
 def test_a_run_whose_parts_were_swept_refuses_to_commit(tmp_path):
@@ -121,7 +102,7 @@ def test_producer_is_durable_and_passes_security_settings_through(monkeypatch):
     assert config["message.timeout.ms"] == 12000
     assert config["sasl.password"] == "s3cret" and config["security.protocol"] == "SASL_SSL"
     assert config["ssl.endpoint.identification.algorithm"] == "none"
-    assert "s3cret" not in json.dumps(redacted(config))
+    assert "s3cret" not in json.dumps(redact_mapping(config))
     assert "s3cret" not in repr(settings)
 
 
@@ -145,8 +126,8 @@ def test_a_second_publishing_process_only_for_large_dates_on_machines_with_cores
 
 
 def test_the_counts_of_several_producers_add_up_and_the_first_real_failure_is_named():
-    from mlplatform.sinks.kafka import KafkaResult
     from mlplatform.sinks.kafka_processes import STOPPED, merged
+    from mlplatform.sinks.kafka_producer import KafkaResult
 
     results = {
         "main": KafkaResult("t", produced=400, delivered=300, purged=100, reason=STOPPED),
@@ -165,8 +146,8 @@ def test_the_counts_of_several_producers_add_up_and_the_first_real_failure_is_na
 
 
 def test_a_helper_that_dies_without_a_word_has_what_it_handed_over_counted_as_failed():
-    from mlplatform.sinks.kafka import KafkaResult
     from mlplatform.sinks.kafka_processes import lost_helper, merged
+    from mlplatform.sinks.kafka_producer import KafkaResult
 
     results = {"main": KafkaResult("t", produced=3000, delivered=3000),
                "kafka-publisher-1": lost_helper("t", "kafka-publisher-1", 4000, "exited with code -9")}  # fmt: skip

@@ -140,7 +140,7 @@ def sagemaker_run_local(
     from mlplatform.sagemaker.definitions import pipeline_name
     from mlplatform.sagemaker.definitions import render as render_definition
     from mlplatform.sagemaker.expressions import parse_assignments
-    from mlplatform.sagemaker.run_local import LocalPipeline
+    from mlplatform.sagemaker.local import LocalPipeline
 
     settings = load(ctx)
     kind = _kind(kind)
@@ -178,8 +178,13 @@ def _print_execution(execution: Any, as_json: bool) -> None:
     seconds = ((execution.end or execution.start) - execution.start).total_seconds()
     table = render.table(
         f"{execution.pipeline_name} execution {execution.execution_id}: {execution.status} ({seconds:.1f} s)",
-        "StepName", "StepType", "StepStatus", "Attempts", "Duration", "Job",
-    )  # fmt: skip
+        "StepName",
+        "StepType",
+        "StepStatus",
+        "Attempts",
+        "Duration",
+        "Job",
+    )
     for step in execution.steps:  # the failure reason is the error line printed after the table
         duration = ((step.end or step.start) - step.start).total_seconds()
         table.add_row(step.name, step.type, step.status, str(step.attempts), f"{duration:.1f}s", step.job_name)

@@ -112,12 +112,34 @@ def runs(
     if not records:
         render.stderr().print("No runs recorded yet: start `mlplatform scheduler` or run `mlplatform backfill`.")
         return
-    columns = ("id", "pipeline", "date", "scheduled (UTC)", "trigger", "try", "status", "started", "ended",
-               "mlflow run", "error")  # fmt: skip
+    columns = (
+        "id",
+        "pipeline",
+        "date",
+        "scheduled (UTC)",
+        "trigger",
+        "try",
+        "status",
+        "started",
+        "ended",
+        "mlflow run",
+        "error",
+    )
     listing = render.table("Runs", *columns)
     for r in records:
-        cells = (r.id, r.pipeline, r.logical_date, r.scheduled_at, r.trigger, r.attempt, r.status, r.started_at,
-                 r.ended_at, (r.mlflow_run_id or "")[:12], r.error)  # fmt: skip
+        cells = (
+            r.id,
+            r.pipeline,
+            r.logical_date,
+            r.scheduled_at,
+            r.trigger,
+            r.attempt,
+            r.status,
+            r.started_at,
+            r.ended_at,
+            (r.mlflow_run_id or "")[:12],
+            r.error,
+        )
         listing.add_row(*("" if c is None else str(c) for c in cells))
     render.stdout().print(listing)
 

@@ -130,7 +130,7 @@ def publish(
     model_name: ModelNameOption = None,
 ) -> None:
     """Publish a committed date to Kafka again from its files, without re-scoring (after a failed publish)."""
-    from mlplatform.flows.scoring import run_publish
+    from mlplatform.flows.publish import run_publish
 
     inference: dict[str, Any] = {"data_root": data_root, "wait": wait or None}
     settings = load(ctx, model_name=model_name, inference=inference)

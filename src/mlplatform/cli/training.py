@@ -96,9 +96,20 @@ def train(
 ) -> None:
     """Train a model, log it to MLflow, register it and run the promotion gate."""
     settings = training_settings(
-        ctx, data, target, param, model_name, experiment, tracking_uri, model, task, id_column, drop_columns,
-        categorical, drop_unlabeled,
-    )  # fmt: skip
+        ctx,
+        data,
+        target,
+        param,
+        model_name,
+        experiment,
+        tracking_uri,
+        model,
+        task,
+        id_column,
+        drop_columns,
+        categorical,
+        drop_unlabeled,
+    )
     write_result(result_json, run_training(settings).run_id)
 
 

@@ -30,8 +30,18 @@ def ui(
 
         raise BadInputError(f"no MLflow store at {settings.state_dir}", "run `mlplatform train` first")
     render.stderr().print(f"MLflow UI on http://127.0.0.1:{port} (store {uri}); Ctrl+C to stop")
-    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1",
-               "--port", str(port)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     os.execv(sys.executable, command)  # the UI replaces this process: Ctrl+C stops it directly
 
 

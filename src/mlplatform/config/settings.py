@@ -102,6 +102,32 @@ class KafkaSettings(BaseModel):
         return bool(self.bootstrap_servers)
 
 
+class PostgresSettings(BaseModel):
+    """PostgreSQL sink: each date's predictions as rows of one table; on when a DSN or a secret is set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dsn: SecretStr | None = Field(
+        None,
+        description="libpq connection string or postgresql:// URI (environment only; never logged); unset = no "
+        "PostgreSQL sink.",
+    )
+    secret_arn: str | None = Field(
+        None,
+        description="Secrets Manager secret with the connection (RDS JSON: username, password, host, port, dbname; "
+        "or a DSN string), read at start; never logged.",
+    )
+    table: str = Field(
+        "predictions",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}(\.[a-z_][a-z0-9_]{0,62})?$",
+        description="Table (or schema.table) that holds the predictions; created when missing.",
+    )
+
+    @property
+    def enabled(self) -> bool:
+        return self.dsn is not None or bool(self.secret_arn)
+
+
 class DriftSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -150,6 +176,7 @@ class InferenceSettings(BaseModel):
         False, description="When the same model and date is being scored elsewhere: wait (else exit 75 at once)."
     )
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    postgres: PostgresSettings = Field(default_factory=PostgresSettings)
     drift: DriftSettings = Field(default_factory=DriftSettings)
 
 

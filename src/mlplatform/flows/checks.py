@@ -83,11 +83,14 @@ def check_schedules(settings: Settings, now: datetime | None = None) -> list[Che
         backfill = f"mlplatform backfill --from {first} --to {last}"
         run_them = backfill if job.pipeline == "inference" else "mlplatform train"
         fix = f"start the scheduler (mlplatform scheduler) or run them: {run_them}"
-        results.append(CheckResult(
-            f"schedule {job.pipeline}", "FAIL",
-            f"{len(overdue)}{more} fires missed beyond the {settings.schedule.grace_period_s}s grace period, "
-            f"oldest {overdue[0]:%Y-%m-%d %H:%M} UTC (last handled {handled:%Y-%m-%d %H:%M} UTC); {fix}",
-        ))  # fmt: skip
+        results.append(
+            CheckResult(
+                f"schedule {job.pipeline}",
+                "FAIL",
+                f"{len(overdue)}{more} fires missed beyond the {settings.schedule.grace_period_s}s grace period, "
+                f"oldest {overdue[0]:%Y-%m-%d %H:%M} UTC (last handled {handled:%Y-%m-%d %H:%M} UTC); {fix}",
+            )
+        )
     return results
 
 

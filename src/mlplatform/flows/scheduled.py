@@ -21,6 +21,7 @@ from mlplatform.config.settings import Settings
 from mlplatform.data.loading import file_format
 from mlplatform.dates import dates_between
 from mlplatform.errors import BadInputError, MLPlatformError
+from mlplatform.layout import date_folder, partition
 from mlplatform.locks import die_with
 from mlplatform.schedules.daemon import (
     DaemonConfig,
@@ -34,10 +35,11 @@ from mlplatform.schedules.daemon import (
 )
 from mlplatform.schedules.expressions import parse
 from mlplatform.schedules.history import RunHistory, RunRecord
-from mlplatform.sinks.files import date_uri, read_manifest, read_published
+from mlplatform.sinks.committed import read_manifest, read_published
 
 if TYPE_CHECKING:
-    from mlplatform.flows.scoring import PublishOutcome, ScoringOutcome
+    from mlplatform.flows.publish import PublishOutcome
+    from mlplatform.flows.scoring import ScoringOutcome
 
 log = logging.getLogger(__name__)
 
@@ -74,16 +76,26 @@ class SubprocessRunner:
         self.logs.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="mlplatform-run-") as tmp:
             result_file = Path(tmp) / "result.json"
-            command = [sys.executable, "-m", "mlplatform", "--env", self.settings.env,
-                       "--home", str(self.settings.state_dir)]  # fmt: skip
+            command = [
+                sys.executable,
+                "-m",
+                "mlplatform",
+                "--env",
+                self.settings.env,
+                "--home",
+                str(self.settings.state_dir),
+            ]
             command += ["train"] if pipeline == "training" else ["score", "--date", logical_date]
             command += ["--result-json", str(result_file)]
             log_path = self.logs / f"{pipeline}-{logical_date}.log"
             with open(log_path, "a") as output:
                 process = subprocess.Popen(
-                    command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+                    command,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
                     preexec_fn=die_with(os.getpid()),  # noqa: PLW1509 - the hook only calls prctl
-                )  # fmt: skip
+                )
                 interrupted = self._wait(process, stop)
             if interrupted:
                 return RunResult("interrupted", f"stopped by the scheduler shutdown (log: {log_path})")
@@ -92,8 +104,9 @@ class SubprocessRunner:
                 mlflow_run_id = json.loads(result_file.read_text()).get("mlflow_run_id")
             if process.returncode == 0:
                 return RunResult("succeeded", mlflow_run_id=mlflow_run_id)
-            return RunResult("failed", f"{_last_error(log_path)} (exit {process.returncode}, log: {log_path})",
-                             mlflow_run_id)  # fmt: skip
+            return RunResult(
+                "failed", f"{_last_error(log_path)} (exit {process.returncode}, log: {log_path})", mlflow_run_id
+            )
 
     def _wait(self, process: subprocess.Popen[bytes], stop: threading.Event) -> bool:
         while process.poll() is None:
@@ -154,10 +167,10 @@ def input_readiness(settings: Settings, clients: Clients) -> Callable[[str], tup
             entries = filesystem.get_file_info(pafs.FileSelector(root))
             if not any(e.base_name.startswith("date=") for e in entries):
                 return True, "input is not partitioned by date"
-            partition = f"{root.rstrip('/')}/date={logical_date}"
-            if filesystem.get_file_info(partition).type == pafs.FileType.NotFound:
-                return False, f"{source}/date={logical_date} does not exist"
-            files = [e for e in filesystem.get_file_info(pafs.FileSelector(partition, recursive=True)) if e.is_file]
+            folder = partition(root, logical_date)
+            if filesystem.get_file_info(folder).type == pafs.FileType.NotFound:
+                return False, f"{partition(source, logical_date)} does not exist"
+            files = [e for e in filesystem.get_file_info(pafs.FileSelector(folder, recursive=True)) if e.is_file]
             if min_files is not None:
                 count = sum(1 for e in files if file_format(e.path))
                 return count >= min_files, f"{count} of {min_files} files"
@@ -177,7 +190,7 @@ def reconciler(settings: Settings, clients: Clients) -> Callable[[RunRecord], tu
     def reconcile(record: RunRecord) -> tuple[str, str | None] | None:
         if record.pipeline != "inference" or not record.started_at:
             return None
-        folder = date_uri(settings.data_root, settings.project, settings.model_name, record.logical_date)
+        folder = date_folder(settings.data_root, settings.project, settings.model_name, record.logical_date)
         manifest = read_manifest(clients, folder) or {}
         if str(manifest.get("written_at", "")) < record.started_at:
             return None
@@ -230,7 +243,7 @@ def backfill(settings: Settings, start: str, end: str, force: bool) -> list[Back
     history = history_for(settings)
     results: list[BackfillResult] = []
     for logical_date in dates_between(start, end):
-        folder = date_uri(settings.data_root, settings.project, settings.model_name, logical_date)
+        folder = date_folder(settings.data_root, settings.project, settings.model_name, logical_date)
         with pipeline_lock(settings.state_dir, "inference"):
             # checked under the lock: a backfill that held it before us may have just done this date
             manifest = None if force else read_manifest(clients, folder)
@@ -263,7 +276,8 @@ def _backfill_date(
     publish_only: bool = False,
 ) -> ScoringOutcome | PublishOutcome | None:
     """One date of a backfill, recorded; None when it failed (the backfill stops there)."""
-    from mlplatform.flows.scoring import run_publish, run_scoring
+    from mlplatform.flows.publish import run_publish
+    from mlplatform.flows.scoring import run_scoring
 
     row = history.start("inference", logical_date, None, "backfill")
     try:

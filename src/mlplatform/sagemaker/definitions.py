@@ -38,11 +38,19 @@ TRACKING_PARAMETER = "MlflowTrackingUri"
 IMAGE_PARAMETERS = {"training": "TrainingImageUri", "inference": "InferenceImageUri"}
 # Transient infrastructure failures are retried; a bad input fails at once.
 STEP_RETRIES = [
-    {"ExceptionType": ["Step.SERVICE_FAULT", "Step.THROTTLING"], "IntervalSeconds": 30, "BackoffRate": 2.0,
-     "MaxAttempts": 3},
-    {"ExceptionType": ["SageMaker.JOB_INTERNAL_ERROR", "SageMaker.CAPACITY_ERROR", "SageMaker.RESOURCE_LIMIT"],
-     "IntervalSeconds": 60, "BackoffRate": 2.0, "MaxAttempts": 3},
-]  # fmt: skip
+    {
+        "ExceptionType": ["Step.SERVICE_FAULT", "Step.THROTTLING"],
+        "IntervalSeconds": 30,
+        "BackoffRate": 2.0,
+        "MaxAttempts": 3,
+    },
+    {
+        "ExceptionType": ["SageMaker.JOB_INTERNAL_ERROR", "SageMaker.CAPACITY_ERROR", "SageMaker.RESOURCE_LIMIT"],
+        "IntervalSeconds": 60,
+        "BackoffRate": 2.0,
+        "MaxAttempts": 3,
+    },
+]
 # Where a value for each required parameter comes from, for the error that says it is missing.
 PARAMETER_SOURCES = {
     TRACKING_PARAMETER: "the tracking server ARN: terraform output mlflow_tracking_server_arn",

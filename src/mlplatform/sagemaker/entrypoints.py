@@ -35,6 +35,7 @@ from typing import Any
 
 from mlplatform.dates import parse_logical_date
 from mlplatform.errors import EXIT_PIPELINE_FAILURE, BadInputError, ConfigError, MLPlatformError
+from mlplatform.layout import partition
 from mlplatform.sagemaker.contract import Contract, has_data_files
 
 HOST_ROW_ID_STRIDE = 10**12
@@ -88,8 +89,10 @@ def split_hyperparameters(raw: dict[str, Any]) -> tuple[dict[str, str], dict[str
             params[key] = _LEGACY_VALUES[key, text]
             log.warning(
                 "hyperparameter %s=%r was removed from scikit-learn; read as %r (what it meant for classifiers)",
-                key, text, params[key],
-            )  # fmt: skip
+                key,
+                text,
+                params[key],
+            )
         else:
             params[key] = text
     return params, settings
@@ -170,8 +173,8 @@ def train_main(argv: Sequence[str] | None = None) -> int:
 def training_data(channel: Path, run_date: str) -> str:
     """The channel, or its `date=<logical date>/` partition when the data is kept in dated
     snapshots: the weekly run trains on the snapshot of its date."""
-    partition = channel / f"date={run_date}"
-    return str(partition if has_data_files(partition) else channel)
+    dated = Path(partition(str(channel), run_date))
+    return str(dated if has_data_files(dated) else channel)
 
 
 def _write_summary(settings: Any, outcome: Any, model_dir: Path, run_date: str) -> None:

@@ -150,9 +150,10 @@ class Scheduler:
             if interrupted:
                 event("interrupted_runs_closed", count=interrupted)
             cursors = {job.pipeline: self.catch_up(job) for job in self.jobs}
-            event("scheduler_started", **{
-                f"{job.pipeline}_next": _next_text(job.schedule, cursors[job.pipeline]) for job in self.jobs
-            })  # fmt: skip
+            event(
+                "scheduler_started",
+                **{f"{job.pipeline}_next": _next_text(job.schedule, cursors[job.pipeline]) for job in self.jobs},
+            )
             while not self.stop.is_set():
                 due = [
                     (fire, job)
@@ -210,8 +211,9 @@ class Scheduler:
     def _record(self, job: Job, fire: datetime, status: str, reason: str) -> None:
         logical_date = logical_date_of(fire, job.schedule.zone)
         self.history.record(job.pipeline, logical_date, fire, "schedule", status, reason, now=self.clock.now())  # type: ignore[arg-type]
-        event("run_" + status, pipeline=job.pipeline, logical_date=logical_date,
-              scheduled_at=to_iso(fire), reason=reason)  # fmt: skip
+        event(
+            "run_" + status, pipeline=job.pipeline, logical_date=logical_date, scheduled_at=to_iso(fire), reason=reason
+        )
 
     def execute(self, job: Job, fire: datetime, trigger: Trigger) -> None:
         """One scheduled run: wait for input if needed, then run with retries."""
@@ -219,30 +221,48 @@ class Scheduler:
         if job.pipeline == "inference" and self.input_check is not None:
             ready, detail = self._wait_for_input(logical_date)
             if not ready:
-                self.history.record(job.pipeline, logical_date, fire, trigger, "skipped", f"no input: {detail}",
-                                    now=self.clock.now())  # fmt: skip
-                event("run_skipped", pipeline=job.pipeline, logical_date=logical_date,
-                      reason=f"no input: {detail}")  # fmt: skip
+                self.history.record(
+                    job.pipeline, logical_date, fire, trigger, "skipped", f"no input: {detail}", now=self.clock.now()
+                )
+                event("run_skipped", pipeline=job.pipeline, logical_date=logical_date, reason=f"no input: {detail}")
                 return
         for attempt in range(1, self.config.max_retries + 2):
             started = time.perf_counter()
             row = self.history.start(job.pipeline, logical_date, fire, trigger, attempt, now=self.clock.now())
-            event("run_started", pipeline=job.pipeline, logical_date=logical_date,
-                  scheduled_at=to_iso(fire), trigger=trigger, attempt=attempt)  # fmt: skip
+            event(
+                "run_started",
+                pipeline=job.pipeline,
+                logical_date=logical_date,
+                scheduled_at=to_iso(fire),
+                trigger=trigger,
+                attempt=attempt,
+            )
             try:
                 with pipeline_lock(self.state_dir, job.pipeline):
                     result = self.runner(job.pipeline, logical_date, self.stop)
             except Exception as exc:  # noqa: BLE001 - a runner crash is a failed run, not a dead daemon
                 result = RunResult("failed", f"{type(exc).__name__}: {exc}")
             self.history.finish(row, result.status, result.error, result.mlflow_run_id, now=self.clock.now())
-            event("run_finished", pipeline=job.pipeline, logical_date=logical_date,
-                  status=result.status, attempt=attempt, duration_s=round(time.perf_counter() - started, 2),
-                  mlflow_run_id=result.mlflow_run_id or "", error=result.error or "")  # fmt: skip
+            event(
+                "run_finished",
+                pipeline=job.pipeline,
+                logical_date=logical_date,
+                status=result.status,
+                attempt=attempt,
+                duration_s=round(time.perf_counter() - started, 2),
+                mlflow_run_id=result.mlflow_run_id or "",
+                error=result.error or "",
+            )
             if result.status != "failed" or self.stop.is_set() or attempt > self.config.max_retries:
                 return
             delay = self.config.retry_backoff_s * 2 ** (attempt - 1)
-            event("retry_scheduled", pipeline=job.pipeline, logical_date=logical_date,
-                  in_s=delay, next_attempt=attempt + 1)  # fmt: skip
+            event(
+                "retry_scheduled",
+                pipeline=job.pipeline,
+                logical_date=logical_date,
+                in_s=delay,
+                next_attempt=attempt + 1,
+            )
             if self.clock.sleep(delay, self.stop):
                 return
 

@@ -25,8 +25,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mlplatform.errors import ConfigError
 
-MONTHS = {name: i for i, name in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT",
-                                             "NOV", "DEC"), start=1)}  # fmt: skip
+MONTHS = {
+    name: i
+    for i, name in enumerate(
+        ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), start=1
+    )
+}
 WEEKDAYS = {name: i for i, name in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"), start=1)}
 YEAR_MIN, YEAR_MAX = 1970, 2199
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -138,11 +138,24 @@ class DriftAccumulator:
             actual = self.bin_counts[i] / present
             ks = float(np.max(np.abs(self.grid_counts[i] / present - self.grid_cdf[i]), initial=0.0))
             expected = self.expected[i]
-            drift.append(FeatureDrift(name, psi(expected, actual), ks, expected.tolist(), actual.tolist(),
-                                      self.edges[i].tolist()))  # fmt: skip
+            drift.append(
+                FeatureDrift(
+                    name, psi(expected, actual), ks, expected.tolist(), actual.tolist(), self.edges[i].tolist()
+                )
+            )
         for name, buckets in self.categories.items():
             actual = buckets.counts / max(int(buckets.counts.sum()), 1)
             shares = buckets.expected
-            drift.append(FeatureDrift(name, psi(shares, actual), None, shares.tolist(), actual.tolist(),
-                                      list(buckets.labels), "categorical", int(buckets.counts[-1])))  # fmt: skip
+            drift.append(
+                FeatureDrift(
+                    name,
+                    psi(shares, actual),
+                    None,
+                    shares.tolist(),
+                    actual.tolist(),
+                    list(buckets.labels),
+                    "categorical",
+                    int(buckets.counts[-1]),
+                )
+            )
         return DriftReport(drift, self.threshold, self.rows)

@@ -111,12 +111,19 @@ def prediction_documents(
     if not classes:
         pieces += ['},"predicted_value":', _numbers(column("predicted_value"))]
     else:
-        pieces += ['},"predicted_class":', _json_strings(column("predicted_class")), ',"probabilities":{']
-        for index, label in enumerate(classes):
-            probabilities = np.round(column(f"proba_{label}").to_numpy(zero_copy_only=False), PROBABILITY_DECIMALS)
-            pieces += [("," if index else "") + f"{quote(str(label))}:", _numbers(probabilities)]
-        pieces.append("}")
+        pieces += ['},"predicted_class":', _json_strings(column("predicted_class")), ',"probabilities":']
+        pieces.append(probabilities_json(table, classes))
     pieces.append(f',"scored_at":{quote(stamp.scored_at)}}}')
+    return pc.binary_join_element_wise(*pieces, "")
+
+
+def probabilities_json(table: pa.Table | pa.RecordBatch, classes: list[Any]) -> pa.Array:
+    """Each row's class probabilities as one JSON object, rounded as the messages carry them."""
+    pieces: list[Any] = ["{"]
+    for index, label in enumerate(classes):
+        probabilities = np.round(table.column(f"proba_{label}").to_numpy(zero_copy_only=False), PROBABILITY_DECIMALS)
+        pieces += [("," if index else "") + f"{json.dumps(str(label))}:", _numbers(probabilities)]
+    pieces.append("}")
     return pc.binary_join_element_wise(*pieces, "")
 
 

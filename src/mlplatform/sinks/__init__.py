@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 def build_sinks(settings: Settings, clients: Clients) -> list[Sink | Publisher]:
     """The stores and publishers a run with these settings writes to (storage first)."""
     from mlplatform.sinks.files import FileSink
-    from mlplatform.sinks.kafka import KafkaSink
+    from mlplatform.sinks.kafka import KafkaPublisher
+    from mlplatform.sinks.postgres import PostgresSink
 
     inference = settings.inference
     sinks: list[Sink | Publisher] = [
@@ -25,8 +26,10 @@ def build_sinks(settings: Settings, clients: Clients) -> list[Sink | Publisher]:
             clients, settings.data_root, settings.project, settings.model_name, inference.output_format, inference.shard
         )
     ]
+    if inference.postgres.enabled:
+        sinks.append(PostgresSink(inference.postgres, clients, inference.shard))
     if inference.kafka.enabled:
-        sinks.append(KafkaSink(inference.kafka, clients, f"mlplatform-{settings.project}"))
+        sinks.append(KafkaPublisher(inference.kafka, clients, f"mlplatform-{settings.project}"))
     return sinks
 
 

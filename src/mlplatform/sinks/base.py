@@ -41,7 +41,7 @@ from mlplatform.scoring.messages import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from mlplatform.sinks.files import CommittedOutput
+    from mlplatform.sinks.committed import CommittedOutput
 
 T = TypeVar("T")
 
@@ -94,7 +94,7 @@ class SinkResult:
 
 
 class Sink(abc.ABC):
-    """A place predictions go. Implementations: FileSink (files/S3), KafkaSink."""
+    """A place predictions are stored. Implementations: FileSink (files/S3), PostgresSink."""
 
     name: str
     # What `check()` connects to, when it talks to a remote service: the flow runs that check
@@ -141,7 +141,7 @@ class Sink(abc.ABC):
 
 
 class Publisher(abc.ABC):
-    """Sends a committed date somewhere else, after the commit. Implementations: KafkaSink."""
+    """Sends a committed date somewhere else, after the commit. Implementations: KafkaPublisher."""
 
     name: str
     preflight: str | None = None

@@ -1,8 +1,8 @@
 """Publishing one committed date from several processes, each with its own producer.
 
-A Python `produce()` call holds the GIL, so one process tops out near 0.7M messages/s however
-much librdkafka and the broker could take (benchmarks/publish_bench.py), and reading the parts
-back and building the JSON documents competes for that same GIL. Helper processes have a GIL
+A Python `produce()` call holds the GIL, so one process tops out well below what librdkafka and
+the broker could take (benchmarks/publish_bench.py), and reading the parts back and building the
+JSON documents competes for that same GIL. Helper processes have a GIL
 and an idempotent acks=all producer each. They are spawned, not forked: librdkafka is not
 fork-safe, and this process has threads of its own.
 
@@ -27,10 +27,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlplatform.clients import Clients
+from mlplatform.concurrency import available_cores
 from mlplatform.errors import PipelineError
 from mlplatform.locks import die_with
-from mlplatform.sinks.files import CommittedOutput
-from mlplatform.sinks.kafka import KafkaPublisher, KafkaResult
+from mlplatform.sinks.committed import CommittedOutput
+from mlplatform.sinks.kafka_producer import KafkaResult, TrackedProducer
 
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
@@ -43,17 +44,13 @@ STOPPED = "stopped: another publishing process failed"
 PARALLEL_FROM_ROWS = 200_000  # below this, starting a helper (~0.4 s) costs more than it saves
 
 
-def available_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 CORES_PER_PROCESS = 2  # one publishing process keeps ~1.5 cores busy (its Python, librdkafka's threads)
 
 
 def helper_count(processes: int, rows: int, parts: int, cores: int | None = None) -> int:
     """Helper processes for a date: `processes` - 1, never more than there are parts to share.
     0 (auto) is one process per two cores, for large dates only: on 2 cores a second process
-    only competes with the first (measured: 2.4 s per million messages either way)."""
+    only competes with the first (README, benchmark section)."""
     if processes == 0:
         if rows < PARALLEL_FROM_ROWS:
             return 0
@@ -77,9 +74,13 @@ class HelperJob:
 
 
 def take_parts(
-    publisher: KafkaPublisher, output: CommittedOutput, tasks: Queue[int | None], stop: Event,
-    advance: Callable[[int], None], idle: Callable[[], None] = lambda: None,
-) -> None:  # fmt: skip
+    publisher: TrackedProducer,
+    output: CommittedOutput,
+    tasks: Queue[int | None],
+    stop: Event,
+    advance: Callable[[int], None],
+    idle: Callable[[], None] = lambda: None,
+) -> None:
     """Publish the parts taken from `tasks` until it runs dry (None) or `stop` is set. The wait
     for the queue is bounded (a process killed while reading it keeps its lock): `idle` runs
     between tries."""
@@ -98,19 +99,21 @@ def take_parts(
             advance(len(keys))
 
 
-def helper(job: HelperJob, tasks: Queue[int | None], events: Queue[tuple[str, str, Any]], stop: Event) -> None:
+def helper(
+    job: HelperJob, tasks: Queue[int | None], events: Queue[tuple[str, str, Any]], stop: Event, logs: Queue[Any]
+) -> None:
     """A helper process: publish parts until none is left, then report its counts."""
     arm = die_with(job.parent)
     if arm is not None:
         arm()
     name = multiprocessing.current_process().name
     root = logging.getLogger()  # records go to the parent, which formats and redacts them as its own
-    root.handlers[:] = [_ForwardLogs(events)]
+    root.handlers[:] = [logging.handlers.QueueHandler(logs)]
     root.setLevel(job.log_level)
-    publisher: KafkaPublisher | None = None
+    publisher: TrackedProducer | None = None
     try:
         clients = Clients(job.s3_endpoint, job.region)
-        publisher = KafkaPublisher(job.settings, job.client_id, job.headers, clients)
+        publisher = TrackedProducer(job.settings, job.client_id, job.headers, clients)
         output = CommittedOutput(clients, job.uri, job.manifest)
         publisher.start(output.run_date, 0, job.headers)
         take_parts(publisher, output, tasks, stop, lambda n: events.put(("advance", name, n)))
@@ -129,11 +132,12 @@ def helper(job: HelperJob, tasks: Queue[int | None], events: Queue[tuple[str, st
     events.put(("done", name, result))
 
 
-class _ForwardLogs(logging.handlers.QueueHandler):
-    """A helper's log records, sent to the parent on the events queue."""
+class _AsIfLoggedHere(logging.Handler):
+    """A helper's record, handled by this process's logger of the same name (its handlers
+    format and redact it like any record of ours)."""
 
-    def enqueue(self, record: logging.LogRecord) -> None:
-        self.queue.put_nowait(("log", "", record))
+    def emit(self, record: logging.LogRecord) -> None:
+        logging.getLogger(record.name).handle(record)
 
 
 class HelperProcesses:
@@ -142,6 +146,9 @@ class HelperProcesses:
     def __init__(self, count: int, job: HelperJob, tasks: Queue[int | None], advance: Callable[[int], None]) -> None:
         context = multiprocessing.get_context("spawn")
         self.events: Queue[tuple[str, str, Any]] = context.Queue()
+        self.logs: Queue[Any] = context.Queue()
+        self.listener = logging.handlers.QueueListener(self.logs, _AsIfLoggedHere())
+        self.listening = False
         self.stop = context.Event()
         self.advance = advance
         self.topic = job.settings.topic
@@ -149,12 +156,14 @@ class HelperProcesses:
         for number in range(1, count + 1):
             name = f"kafka-publisher-{number}"
             self.processes[name] = context.Process(
-                target=helper, args=(job, tasks, self.events, self.stop), name=name, daemon=True
+                target=helper, args=(job, tasks, self.events, self.stop, self.logs), name=name, daemon=True
             )
         self.sent = dict.fromkeys(self.processes, 0)
         self.results: dict[str, KafkaResult] = {}
 
     def start(self) -> None:
+        self.listener.start()
+        self.listening = True
         for process in self.processes.values():
             process.start()
 
@@ -166,9 +175,7 @@ class HelperProcesses:
             except queue.Empty:
                 return
             timeout = 0.0
-            if kind == "log":
-                logging.getLogger(value.name).handle(value)
-            elif kind == "advance":
+            if kind == "advance":
                 self.sent[name] += value
                 self.advance(value)
             elif kind == "done":
@@ -204,11 +211,15 @@ class HelperProcesses:
             if process.is_alive():
                 process.terminate()
                 process.join()
+        if self.listening:  # the helpers' last records are handled before it stops
+            self.listener.stop()
+            self.listening = False
         self.events.close()
+        self.logs.close()
 
 
 def publish_with_helpers(
-    publisher: KafkaPublisher, output: CommittedOutput, helpers: int, advance: Callable[[int], None]
+    publisher: TrackedProducer, output: CommittedOutput, helpers: int, advance: Callable[[int], None]
 ) -> KafkaResult:
     """Publish `output` from this process and `helpers` more; the counts of all of them."""
     context = multiprocessing.get_context("spawn")
@@ -219,9 +230,16 @@ def publish_with_helpers(
         tasks.put(None)
     tasks.cancel_join_thread()  # parts nobody took (after a failure) must not hold up the exit
     job = HelperJob(
-        publisher.resolved, publisher.client_id, publisher.headers, output.clients.s3_endpoint,
-        output.clients.region, output.uri, output.manifest, os.getpid(), logging.getLogger().getEffectiveLevel(),
-    )  # fmt: skip
+        publisher.resolved,
+        publisher.client_id,
+        publisher.headers,
+        output.clients.s3_endpoint,
+        output.clients.region,
+        output.uri,
+        output.manifest,
+        os.getpid(),
+        logging.getLogger().getEffectiveLevel(),
+    )
     team = HelperProcesses(helpers, job, tasks, advance)
     try:
         team.start()

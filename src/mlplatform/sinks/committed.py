@@ -1,0 +1,117 @@
+"""A committed date as readers see it: the `_SUCCESS` manifest, the parts it lists, `_PUBLISHED`.
+
+Readers follow the manifest, never the folder listing: a folder may also hold a run being
+written or one being removed (`sinks.files` explains the commit protocol).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from mlplatform.clients import Clients
+from mlplatform.scoring.messages import RunStamp, prediction_documents
+from mlplatform.sinks.formats import document_keys, read_part
+from mlplatform.sinks.store import ObjectStore, guarded
+
+SUCCESS = "_SUCCESS"
+PUBLISHED = "_PUBLISHED"
+
+
+def read_manifest_of(store: ObjectStore) -> dict[str, Any] | None:
+    data = store.read(SUCCESS)
+    return None if data is None else dict(json.loads(data))
+
+
+def read_manifest(clients: Clients, date_folder: str) -> dict[str, Any] | None:
+    """The `_SUCCESS` manifest of a date folder, or None when the date is not complete."""
+    return read_manifest_of(ObjectStore(clients, date_folder))
+
+
+def committed_parts(clients: Clients, date_folder: str, quarantine: bool = False) -> list[str]:
+    """The URIs of the parts the manifest lists: what a reader of the date should read."""
+    manifest = read_manifest(clients, date_folder) or {}
+    parts = manifest.get("quarantine" if quarantine else "parts", ())
+    return [f"{date_folder.rstrip('/')}/{part['path']}" for part in parts]
+
+
+def read_published(clients: Clients, date_folder: str) -> dict[str, Any] | None:
+    """`_PUBLISHED` of a date folder: which run was published where, or None."""
+    data = ObjectStore(clients, date_folder).read(PUBLISHED)
+    return None if data is None else dict(json.loads(data))
+
+
+def write_published(clients: Clients, date_folder: str, record: dict[str, Any]) -> None:
+    store = ObjectStore(clients, date_folder)
+    guarded(store.uri, f"write {PUBLISHED}", lambda: store.write(PUBLISHED, json.dumps(record, indent=2).encode()))
+
+
+@dataclass(frozen=True)
+class CommittedOutput:
+    """A committed date (or shard) as a publisher reads it back: the manifest and its parts."""
+
+    clients: Clients
+    uri: str
+    manifest: dict[str, Any]
+
+    @classmethod
+    def load(cls, clients: Clients, date_folder: str) -> CommittedOutput | None:
+        manifest = read_manifest(clients, date_folder)
+        return None if manifest is None else cls(clients, date_folder.rstrip("/"), manifest)
+
+    @property
+    def rows(self) -> int:
+        return int(self.manifest.get("rows", 0))
+
+    @property
+    def run_date(self) -> str:
+        return str(self.manifest["run_date"])
+
+    @property
+    def run_id(self) -> str:
+        return str(self.manifest["inference_run_id"])
+
+    @property
+    def stamp(self) -> RunStamp:
+        model = self.manifest.get("model", {})
+        return RunStamp(
+            self.run_date,
+            self.run_id,
+            str(model.get("name") or ""),
+            str(model.get("version") or ""),
+            str(model.get("uri") or ""),
+            str(self.manifest.get("scored_at", "")),
+        )
+
+    @property
+    def part_count(self) -> int:
+        return len(self.manifest.get("parts", ()))
+
+    def batches(self, batch_rows: int = 20_000, parts: Iterable[int] | None = None) -> Iterator[Any]:
+        """The committed parts (all, or the `parts`-th ones) read back `batch_rows` at a time.
+        Small batches reuse memory just freed instead of fresh pages (less CPU and peak memory
+        than whole parts: docs/decisions.md)."""
+        fmt = self.manifest.get("format", "parquet")
+        columns = self.manifest.get("columns", {})
+        filesystem, _ = self.clients.filesystem_for(self.uri)
+        listed = self.manifest.get("parts", ())
+        for part in listed if parts is None else [listed[index] for index in parts]:
+            _, path = self.clients.filesystem_for(f"{self.uri}/{part['path']}")
+            with filesystem.open_input_file(path) as source:
+                yield from read_part(source, fmt, columns, batch_rows)
+
+    def messages(
+        self, batch_rows: int = 20_000, parts: Iterable[int] | None = None
+    ) -> Iterator[tuple[list[str], list[str]]]:
+        """(keys, values) per batch: the prediction documents as messages, keyed by prediction id."""
+        features = list(self.manifest.get("features", ()))
+        classes = list(self.manifest.get("classes", ()))
+        jsonl = self.manifest.get("format", "parquet") == "jsonl"
+        for batch in self.batches(batch_rows, parts):
+            if jsonl:
+                yield document_keys(batch), batch.to_pylist()
+            else:
+                documents = prediction_documents(self.stamp, batch, features, classes)
+                yield batch.column("prediction_id").to_pylist(), documents.to_pylist()
