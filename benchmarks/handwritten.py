@@ -78,7 +78,7 @@ def main() -> None:
             warnings.simplefilter("ignore")
             proba = model.predict_proba(pd.DataFrame(x, columns=names))
         predicted = proba.argmax(axis=1)
-        keys = pc.binary_join_element_wise(date, pc.cast(pa.array(ids), pa.string()), ":")
+        keys = pc.binary_join_element_wise(f"iris-model:{date}:", pc.cast(pa.array(ids), pa.string()), "")
         table = {"prediction_id": keys, "row_id": ids}
         table |= {n: x[:, i] for i, n in enumerate(names)}
         table["predicted_class"] = pa.array(classes).take(pa.array(predicted))

@@ -42,7 +42,7 @@ def main() -> None:
 
         producer = Producer({"bootstrap.servers": args.kafka, "enable.idempotence": True, "acks": "all"})
         for index, row in frame.iterrows():
-            message = json.dumps({"prediction_id": f"2026-11-22:{index}", **row.to_dict()})
+            message = json.dumps({"prediction_id": f"iris-model:2026-11-22:{index}", **row.to_dict()})
             while True:
                 try:
                     producer.produce(args.topic, message.encode(), str(index).encode())

@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 VALUE = (
-    '{"schema_version":1,"prediction_id":"2026-11-22:%d","row_id":%d,"run_date":"2026-11-22",'
+    '{"schema_version":1,"prediction_id":"iris-model:2026-11-22:%d","row_id":%d,"run_date":"2026-11-22",'
     '"inference_run_id":"0f3c4d2a9b8e4f1c8d7a6b5c4d3e2f1a","model":{"name":"iris-model","version":"3",'
     '"uri":"models:/iris-model@production"},"features":{"sepal_length":5.11,"sepal_width":3.52,'
     '"petal_length":1.4,"petal_width":0.21},"predicted_class":"setosa","probabilities":{"setosa":1.0,'
@@ -50,7 +50,7 @@ def publish_once(
     publisher.check_topic()
     batch = 100_000
     prepared = [
-        ([f"2026-11-22:{i}" for i in range(s, min(s + batch, first + messages))],
+        ([f"iris-model:2026-11-22:{i}" for i in range(s, min(s + batch, first + messages))],
          [VALUE % (i, i) for i in range(s, min(s + batch, first + messages))])
         for s in range(first, first + messages, batch)
     ]  # fmt: skip

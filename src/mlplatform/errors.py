@@ -49,8 +49,19 @@ class ModelNotFoundError(BadInputError):
     """A model URI, alias or version does not resolve."""
 
 
+class InputNotReadyError(MLPlatformError):
+    """The input for the date is not there yet: exit code 75, like a busy run ("try later")."""
+
+    exit_code = EXIT_BUSY
+
+
 class PipelineError(MLPlatformError):
     """A pipeline step failed for a reason outside the user's input: exit code 1."""
+
+
+class CorruptControlFileError(PipelineError):
+    """A manifest, `_pending` entry or history row in the data root is unreadable, or points outside
+    the folder it belongs to: nothing is read or deleted on its word."""
 
 
 class RegistryError(PipelineError):

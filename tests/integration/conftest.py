@@ -88,11 +88,21 @@ def kafka_broker() -> Iterator[object]:
         yield broker
 
 
+@pytest.fixture(scope="session")
+def trained_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`mlplatform train -p n_estimators=20` once per session (tests get a clone)."""
+    from tests.support.state import train_template
+
+    return train_template(tmp_path_factory.mktemp("trained") / "state", "-p", "n_estimators=20")
+
+
 @pytest.fixture
-def trained(cli) -> None:
-    """A promoted iris-model v1 in the embedded store (small forest: fast)."""
-    result = cli("train", "-p", "n_estimators=20")
-    assert result.exit_code == 0, result.output
+def trained(trained_template: Path, isolated_env: Path) -> None:
+    """A promoted iris-model v1 in the embedded store (small forest), as `mlplatform train -p
+    n_estimators=20` leaves it: cloned from the session's template."""
+    from tests.support.state import clone_state
+
+    clone_state(trained_template, isolated_env)
 
 
 @pytest.fixture(scope="session")

@@ -245,7 +245,7 @@ def test_a_message_the_producer_refuses_is_one_line_with_counts_and_its_key(
     assert result.exit_code == 1, result.output
     line = kafka_error_line(result.output)
     assert f"Kafka publish of {DATE} to topic 'predictions' failed (" in line and "Message size too large" in line
-    assert "never sent of 100" in line and f"first failing key {DATE}:xxxxxxxx" in line
+    assert "never sent of 100" in line and f"first failing key iris-model:{DATE}:xxxxxxxx" in line
     assert len(line) < 400  # a 1,500-character key is shortened
     assert (isolated_env / "data/iris/inference-output/model=iris-model" / f"date={DATE}" / "_SUCCESS").exists()
 
@@ -264,7 +264,7 @@ def test_a_broker_refusing_the_topic_is_one_line_with_counts_and_the_first_faili
     assert result.exit_code == 1, result.output
     line = kafka_error_line(result.output)
     assert "Topic authorization failed" in line and "0 acknowledged" in line, line
-    assert f"first failing key {DATE}:" in line and "of 5,000" in line
+    assert f"first failing key iris-model:{DATE}:" in line and "of 5,000" in line
     assert f"mlplatform publish --date {DATE}" in result.output
 
 

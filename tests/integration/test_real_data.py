@@ -65,7 +65,7 @@ def test_mixed_types_train_on_the_server_and_score_raw_rows_to_files_and_kafka(
     assert inference.data.metrics["unseen_island"] == 1
     messages = consume_all(kafka_broker.bootstrap, "predictions", 300)
     documents = {m.key().decode(): json.loads(m.value()) for m in messages}
-    assert len(documents) == 300 and documents[f"{DATE}:p-00000"]["features"]["island"] == "Atlantis"
+    assert len(documents) == 300 and documents[f"penguins-model:{DATE}:p-00000"]["features"]["island"] == "Atlantis"
 
 
 def test_regression_with_a_second_family_side_by_side_with_iris(cli, trained, isolated_env, tmp_path):

@@ -41,7 +41,7 @@ def test_generated_rows_give_one_complete_date(cli, isolated_env, embedded_clien
     table = ds.dataset(str(folder), format="parquet").to_table()
     assert table.num_rows == 5000
     assert set(table.column("model_version").unique().to_pylist()) == {"1"}
-    assert table.column("prediction_id").to_pylist()[:2] == [f"{DATE}:0", f"{DATE}:1"]
+    assert table.column("prediction_id").to_pylist()[:2] == [f"iris-model:{DATE}:0", f"iris-model:{DATE}:1"]
     frame = table.to_pandas()
     probabilities = frame[["proba_setosa", "proba_versicolor", "proba_virginica"]]
     assert ((probabilities.sum(axis=1) - 1).abs() < 1e-9).all()

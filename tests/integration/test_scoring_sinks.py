@@ -52,7 +52,7 @@ def test_one_message_per_prediction_with_deterministic_keys(cli, kafka_env, isol
     messages = consume_all(kafka_env.bootstrap, "predictions", 20_000)
     keys = [m.key().decode() for m in messages]
     assert len(keys) == 20_000
-    assert set(keys) == {f"{DATE}:{i}" for i in range(20_000)}
+    assert set(keys) == {f"iris-model:{DATE}:{i}" for i in range(20_000)}
     documents = [json.loads(m.value()) for m in messages]
     assert {d["model"]["version"] for d in documents} == {"1"}
     assert all(d["prediction_id"] == k for d, k in zip(documents, keys, strict=True))
@@ -89,7 +89,7 @@ def test_several_publishing_processes_send_every_prediction_once_and_count_their
     assert result.exit_code == 0, result.output
 
     keys = [m.key().decode() for m in consume_all(kafka_env.bootstrap, "predictions", 60_000)]
-    assert len(keys) == 60_000 and set(keys) == {f"{DATE}:{i}" for i in range(60_000)}
+    assert len(keys) == 60_000 and set(keys) == {f"iris-model:{DATE}:{i}" for i in range(60_000)}
     folder = isolated_env / "data/iris/inference-output/model=iris-model" / f"date={DATE}"
     published = json.loads((folder / "_PUBLISHED").read_text())["kafka"]
     assert published["delivered"] == 60_000 and published["failed"] == published["unacknowledged"] == 0
@@ -142,7 +142,7 @@ def test_a_helper_process_publishes_the_parts_it_takes_and_reports_every_deliver
     assert (result.produced, result.delivered, result.failed, result.reason) == (6000, 6000, 0, None)
     assert sum(advanced) == 6000  # progress reached the parent
     keys = {m.key().decode() for m in consume_all(kafka_env.bootstrap, "predictions", 6000)}
-    assert keys == {f"{DATE}:{i}" for i in range(6000)}
+    assert keys == {f"iris-model:{DATE}:{i}" for i in range(6000)}
 
 
 def test_a_helper_that_fails_stops_its_producer_and_accounts_for_every_message_it_handled(
@@ -194,7 +194,7 @@ def test_kcat_reads_what_mlplatform_published(cli, kafka_env):
         ["kcat", "-b", kafka_env.bootstrap, "-C", "-t", "predictions", "-o", "beginning", "-e", "-q", "-f", "%k\n"],
         capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
-    assert sorted(out.stdout.split()) == sorted(f"{DATE}:{i}" for i in range(1000))
+    assert sorted(out.stdout.split()) == sorted(f"iris-model:{DATE}:{i}" for i in range(1000))
 
 
 def test_broker_killed_mid_run_keeps_the_files_and_publish_resumes_without_rescoring(kafka_broker, isolated_env):

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mlplatform.config.loading import load_settings_with_sources, warn_unknown_variables
+from mlplatform.config.loading import load_settings_with_sources, unknown_variables
+from mlplatform.errors import ConfigError
 
 
 @pytest.fixture
@@ -51,19 +52,39 @@ def test_nested_flags_merge_with_other_sources(monkeypatch):
     assert (settings.inference.rows, settings.inference.kafka.topic, settings.inference.kafka.linger_ms) == (5, "t", 3)
 
 
-def test_misspelt_variables_get_a_did_you_mean_warning(caplog):
-    warnings = warn_unknown_variables(
-        {"MLPLATFORM_MODLE_NAME": "x", "MLPLATFORM_INFERENCE__ROWZ": "1", "MLPLATFORM_HOME": "/tmp", "PATH": "/bin"}
+def test_misspelt_variables_get_a_did_you_mean(caplog):
+    found = unknown_variables(
+        {
+            "MLPLATFORM_MODLE_NAME": "x",
+            "MLPLATFORM_INFERENCE__ROWZ": "1",
+            "MLPLATFORM_HOME": "/tmp",
+            "PATH": "/bin",
+            "KAFKA_BOOTSTRAP_SERVER": "broker:9092",  # one letter short of ours
+            "KAFKA_OPTS": "-Xmx1g",  # Kafka's own tools: not ours, not a typo of ours
+            "KAFKA_CONFIG_LINGER_MS": "5",  # passed through to librdkafka
+        }
     )
-    assert warnings == [
-        "ignoring unknown environment variable MLPLATFORM_INFERENCE__ROWZ; did you mean MLPLATFORM_INFERENCE__ROWS?",
-        "ignoring unknown environment variable MLPLATFORM_MODLE_NAME; did you mean MLPLATFORM_MODEL_NAME?",
+    assert found == [
+        ("KAFKA_BOOTSTRAP_SERVER", "KAFKA_BOOTSTRAP_SERVERS"),
+        ("MLPLATFORM_INFERENCE__ROWZ", "MLPLATFORM_INFERENCE__ROWS"),
+        ("MLPLATFORM_MODLE_NAME", "MLPLATFORM_MODEL_NAME"),
     ]
-    assert "MLPLATFORM_MODLE_NAME" in caplog.text
+
+
+def test_a_misspelt_variable_is_a_warning_locally_and_an_error_when_strict(monkeypatch, caplog):
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVER", "broker:9092")
+    load_settings_with_sources(None)
+    assert "ignoring unknown environment variable KAFKA_BOOTSTRAP_SERVER; did you mean KAFKA_BOOTSTRAP_SERVERS?" in (
+        caplog.text
+    )
+    with pytest.raises(ConfigError, match="unknown environment variable KAFKA_BOOTSTRAP_SERVER"):
+        load_settings_with_sources(None, strict=True)
+    with pytest.raises(ConfigError, match="did you mean KAFKA_BOOTSTRAP_SERVERS"):
+        load_settings_with_sources("staging")
 
 
 def test_variables_read_outside_the_settings_are_not_unknown():
-    assert warn_unknown_variables({"MLPLATFORM_ACTOR": "ci", "MLPLATFORM_HYPERPARAMETERS__N_ESTIMATORS": "5"}) == []
+    assert unknown_variables({"MLPLATFORM_ACTOR": "ci", "MLPLATFORM_HYPERPARAMETERS__N_ESTIMATORS": "5"}) == []
 
 
 @pytest.mark.parametrize(

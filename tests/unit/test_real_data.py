@@ -114,9 +114,9 @@ def test_messages_carry_categories_missing_values_and_predicted_values():
     rows.loc[1, "size_m2"] = np.nan
     scored = score_batch(model, np.array(["a", "b", 'c"q']), rows, "regression", ["size_m2", "rooms"], True)
     stamp = RunStamp("2026-11-22", "run", "houses-model", "1", "models:/houses-model/1", "t")
-    table = prediction_table(stamp, prediction_ids("2026-11-22", scored.row_ids), scored, data.feature_names, [])
+    table = prediction_table(stamp, prediction_ids(stamp.key_prefix, scored.row_ids), scored, data.feature_names, [])
     docs = [json.loads(d) for d in prediction_documents(stamp, table, data.feature_names, []).to_pylist()]
     assert docs[0]["features"]["district"] is None and docs[1]["features"]["size_m2"] is None
-    assert docs[2]["row_id"] == 'c"q' and docs[2]["prediction_id"] == '2026-11-22:c"q'
+    assert docs[2]["row_id"] == 'c"q' and docs[2]["prediction_id"] == f'{stamp.model_name}:2026-11-22:c"q'
     assert all(isinstance(d["predicted_value"], float) for d in docs)
     assert "predicted_class" not in docs[0] and "probabilities" not in docs[0]

@@ -109,13 +109,13 @@ def batch(row_ids, features, probabilities, predicted) -> ScoredBatch:
 def test_messages_are_valid_json_with_escaped_labels_and_deterministic_ids():
     stamp = RunStamp("2026-11-22", "run-1", "m", "3", "models:/m@production", "2026-11-22T06:00:00+00:00")
     row_ids = np.array([5, 6])
-    ids = prediction_ids(stamp.run_date, row_ids)
-    assert ids.to_pylist() == ["2026-11-22:5", "2026-11-22:6"]
+    ids = prediction_ids(stamp.key_prefix, row_ids)
+    assert ids.to_pylist() == [f"{stamp.model_name}:2026-11-22:5", f"{stamp.model_name}:2026-11-22:6"]
     scored = batch(row_ids, [[1.5, 2.0], [3.25, -1.0]], [[0.1234567, 0.8765433], [1.0, 0.0]], [1, 0])
     table = prediction_table(stamp, ids, scored, FEATURES, ["x", 'y"q'])
     docs = prediction_documents(stamp, table, FEATURES, ["x", 'y"q'])
     first, second = (json.loads(d) for d in docs.to_pylist())
-    assert first["prediction_id"] == "2026-11-22:5" and first["row_id"] == 5
+    assert first["prediction_id"] == f"{stamp.model_name}:2026-11-22:5" and first["row_id"] == 5
     assert first["predicted_class"] == 'y"q'
     assert first["features"] == {"a": 1.5, "b": 2.0}
     assert first["probabilities"] == {"x": 0.123457, 'y"q': 0.876543}
@@ -131,7 +131,7 @@ def test_messages_read_back_from_committed_parquet_and_csv_are_the_same_bytes(tm
     stamp = RunStamp("2026-11-22", "run-1", "m", "3", "models:/m@production", "2026-11-22T06:00:00+00:00")
     row_ids = np.array(["007", "b"], dtype=object)
     scored = batch(row_ids, [[1.5, float("nan")], [1e-7, -1.0]], [[0.1234567, 0.8765433], [1.0, 0.0]], [1, 0])
-    table = prediction_table(stamp, prediction_ids(stamp.run_date, row_ids), scored, FEATURES, [0, 1])
+    table = prediction_table(stamp, prediction_ids(stamp.key_prefix, row_ids), scored, FEATURES, [0, 1])
     expected = prediction_documents(stamp, table, FEATURES, [0, 1]).to_pylist()
     pq.write_table(table, tmp_path / "p.parquet")
     assert prediction_documents(stamp, pq.read_table(tmp_path / "p.parquet"), FEATURES, [0, 1]).to_pylist() == expected
@@ -146,7 +146,7 @@ def test_messages_read_back_from_committed_parquet_and_csv_are_the_same_bytes(tm
 def test_prediction_table_stamps_the_model_version():
     stamp = RunStamp("2026-11-22", "run-1", "m", "3", "uri")
     scored = batch(np.array([1]), [[1.0, 2.0]], [[0.4, 0.6]], [1])
-    table = prediction_table(stamp, prediction_ids("d", np.array([1])), scored, FEATURES, ["x", "y"])
+    table = prediction_table(stamp, prediction_ids("m:d:", np.array([1])), scored, FEATURES, ["x", "y"])
     row = table.to_pylist()[0]
     assert row["model_version"] == "3" and row["predicted_class"] == "y" and row["proba_y"] == 0.6
 

@@ -46,7 +46,7 @@ def test_a_scored_date_is_committed_recorded_and_published_once(model):
     ids = pq.read_table(committed_parts(clients, folder_of(settings))).column("prediction_id").to_pylist()
     assert [message.key for message in clients.acknowledged] == ids  # each prediction once, in order
     first = json.loads(clients.acknowledged[0].value)
-    assert first["prediction_id"] == f"{DATE}:0" and first["model"]["version"] == "1"
+    assert first["prediction_id"] == f"iris-model:{DATE}:0" and first["model"]["version"] == "1"
     assert read_published(clients, folder_of(settings))["inference_run_id"] == outcome.run_id
 
     (run,) = mlflow.tracking.runs
@@ -58,10 +58,10 @@ def test_a_scored_date_is_committed_recorded_and_published_once(model):
 
 def test_a_refused_delivery_fails_the_publish_and_publish_resends_every_key(model):
     settings = load_settings(inference={"rows": 1000, "kafka": KAFKA})
-    refusing = FakeKafkaClients(refuse=lambda key: key == f"{DATE}:700")
+    refusing = FakeKafkaClients(refuse=lambda key: key == f"iris-model:{DATE}:700")
     with pytest.raises(PipelineError) as failure:
         score(settings, FakeMlflow.serving(model), refusing)
-    assert f"first failing key {DATE}:700" in failure.value.headline
+    assert f"first failing key iris-model:{DATE}:700" in failure.value.headline
     assert "1 failed" in failure.value.headline
     assert read_manifest(refusing, folder_of(settings)) is not None  # committed: only the publish failed
     assert read_published(refusing, folder_of(settings)) is None
@@ -69,7 +69,7 @@ def test_a_refused_delivery_fails_the_publish_and_publish_resends_every_key(mode
     healthy = FakeKafkaClients()
     resumed = run_publish(settings, DATE, clients=healthy)
     assert resumed.results["kafka"].section["delivered"] == 1000
-    assert sorted(m.key for m in healthy.acknowledged) == sorted(f"{DATE}:{i}" for i in range(1000))
+    assert sorted(m.key for m in healthy.acknowledged) == sorted(f"iris-model:{DATE}:{i}" for i in range(1000))
     assert run_publish(settings, DATE, clients=healthy).results == {}  # published already: left alone
 
 

@@ -56,7 +56,7 @@ def test_file_sink_alone_stages_then_commits_with_its_manifest(tmp_path, fmt):
         assert json.loads(quarantine.splitlines()[0])["reason"] == "b is null/NaN"
     if fmt == "parquet":
         assert (
-            pq.read_table(folder / manifest["parts"][0]["path"]).column("prediction_id")[0].as_py() == "2026-11-01:1"
+            pq.read_table(folder / manifest["parts"][0]["path"]).column("prediction_id")[0].as_py() == "m:2026-11-01:1"
         )  # row 0 was quarantined
 
 
@@ -83,7 +83,7 @@ def test_documents_are_built_once_for_every_sink_that_wants_them():
     batch = next(batches(5, 5))
     assert batch.documents is batch.documents
     first = json.loads(batch.documents[0].as_py())
-    assert first["prediction_id"] == "2026-11-01:0" and first["model"]["version"] == "3"
+    assert first["prediction_id"] == "m:2026-11-01:0" and first["model"]["version"] == "3"
 
 
 def test_build_sinks_follows_the_settings(tmp_path):

@@ -76,12 +76,16 @@ def root(
         typer.Option("--home", help="State directory: MLflow store, artifacts, outputs (env MLPLATFORM_HOME)."),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs and full tracebacks.")] = False,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Unknown MLPLATFORM_*/KAFKA_* variables are errors (always in staging/prod)."),
+    ] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
     """Global options; every command also reads environment variables and config/<env>.toml."""
-    ctx.obj = CliState(env=env, home=home, verbose=verbose)
+    ctx.obj = CliState(env=env, home=home, verbose=verbose, strict=strict)
     configure_logging(verbose)
 
 

@@ -19,6 +19,7 @@ class CliState:
     env: str | None = None
     home: Path | None = None
     verbose: bool = False
+    strict: bool = False
 
 
 def state(ctx: typer.Context) -> CliState:
@@ -36,4 +37,4 @@ def load_with_sources(ctx: typer.Context, **flags: Any) -> LoadedSettings:
     from mlplatform.flows.setup import load_checked
 
     cli = state(ctx)
-    return load_checked(cli.env, home=cli.home, **flags)
+    return load_checked(cli.env, home=cli.home, strict=cli.strict or None, **flags)

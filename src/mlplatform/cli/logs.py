@@ -1,5 +1,6 @@
 """Logging is configured here, at the entry point, and nowhere else: library code only gets
-loggers. Text for people (rich, to stderr), or JSON lines for log collectors."""
+loggers. Text lines for people, or JSON lines for log collectors; both to stderr, one line per
+record, times in UTC (ISO 8601), whatever the terminal's width or the machine's time zone."""
 
 from __future__ import annotations
 
@@ -37,22 +38,30 @@ class JsonLines(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class TextLines(logging.Formatter):
+    """`2026-11-22T06:00:03.120Z WARNING message` (the logger's name too with --verbose); a
+    multi-line message or traceback stays one record's lines, never wrapped."""
+
+    def __init__(self, verbose: bool) -> None:
+        super().__init__()
+        self.verbose = verbose
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        origin = f" {record.name}:" if self.verbose else ""
+        text = f"{stamp} {record.levelname}{origin} {record.getMessage()}"
+        if record.exc_info and self.verbose:
+            text += "\n" + self.formatException(record.exc_info)
+        return text
+
+
 def configure_logging(verbose: bool, log_format: LogFormat = "text") -> None:
     # No network calls home from MLflow on a machine that may have no internet.
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
-    handler: logging.Handler
-    if log_format == "json":
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(JsonLines())
-    else:
-        from rich.logging import RichHandler
-
-        from mlplatform.cli.render import stderr
-
-        handler = RichHandler(console=stderr(), show_path=verbose, rich_tracebacks=verbose, markup=False)
-        handler.setFormatter(logging.Formatter("%(message)s"))
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLines() if log_format == "json" else TextLines(verbose))
     handler.addFilter(RedactingFilter())
     logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
     logging.getLogger("mlplatform").setLevel(logging.DEBUG if verbose else logging.INFO)

@@ -40,6 +40,14 @@ KindArgument = Annotated[str, typer.Argument(help="training or inference.")]
 OutOption = Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")]
 
 
+DropColumnsOption = Annotated[str | None, typer.Option(help="Comma-separated columns that are not features.")]
+
+
+def column_names(value: str | None) -> list[str] | None:
+    """`a, b,c` -> ["a", "b", "c"]; None when the option was not given."""
+    return [name.strip() for name in value.split(",") if name.strip()] if value is not None else None
+
+
 def logical_date(value: str | None) -> LogicalDate:
     return parse_logical_date(value, "--date")
 

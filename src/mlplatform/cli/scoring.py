@@ -10,9 +10,11 @@ from mlplatform.cli import render
 from mlplatform.cli.context import load
 from mlplatform.cli.options import (
     DateOption,
+    DropColumnsOption,
     ModelNameOption,
     ResultJsonOption,
     TrackingOption,
+    column_names,
     logical_date,
     write_result,
 )
@@ -53,6 +55,7 @@ def score(
         str | None, typer.Option(help="Output root, a folder or s3://bucket/prefix (default: <home>/data).")
     ] = None,
     id_column: Annotated[str | None, typer.Option(help="Input column with the row id.")] = None,
+    drop_columns: DropColumnsOption = None,
     allow_empty: Annotated[
         bool, typer.Option("--allow-empty", help="Commit an empty date when the input has no rows.")
     ] = False,
@@ -77,6 +80,7 @@ def score(
         "on_bad_rows": on_bad_rows,
         "data_root": data_root,
         "id_column": id_column,
+        "drop_columns": column_names(drop_columns),
         "drift": {"fail_on_drift": fail_on_drift},
         "wait": wait or None,
         "allow_empty": allow_empty or None,

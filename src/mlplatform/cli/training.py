@@ -18,12 +18,14 @@ from mlplatform.cli.context import load
 from mlplatform.cli.options import (
     DataOption,
     DateOption,
+    DropColumnsOption,
     ExperimentOption,
     ModelNameOption,
     ParamOption,
     ResultJsonOption,
     TargetOption,
     TrackingOption,
+    column_names,
     logical_date,
     write_result,
 )
@@ -61,15 +63,11 @@ def training_settings(
         model_family=model,
         task=task,
         id_column=id_column,
-        drop_columns=_names(drop_columns),
-        categorical_columns=_names(categorical),
+        drop_columns=column_names(drop_columns),
+        categorical_columns=column_names(categorical),
         drop_unlabeled=drop_unlabeled or None,  # not given: the config's value stands
         hyperparameters=parse_assignments(param) if param else None,
     )
-
-
-def _names(value: str | None) -> list[str] | None:
-    return [name.strip() for name in value.split(",") if name.strip()] if value is not None else None
 
 
 def train(
@@ -87,7 +85,7 @@ def train(
         str | None, typer.Option(help="classification, regression or auto (default: guessed from the target).")
     ] = None,
     id_column: Annotated[str | None, typer.Option(help="Row id column: not a feature, carried to predictions.")] = None,
-    drop_columns: Annotated[str | None, typer.Option(help="Comma-separated columns that are not features.")] = None,
+    drop_columns: DropColumnsOption = None,
     categorical: Annotated[
         str | None, typer.Option(help="Comma-separated columns to treat as categories (e.g. integer codes).")
     ] = None,

@@ -6,7 +6,7 @@ hyperparameters, schedule expressions) are checked by that package when a flow s
 (`mlplatform.flows.setup`).
 """
 
-from mlplatform.config.loading import load_settings
+from mlplatform.config.loading import LoadedSettings, load_settings_with_sources
 from mlplatform.config.settings import Settings
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["LoadedSettings", "Settings", "load_settings_with_sources"]

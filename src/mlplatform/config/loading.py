@@ -75,13 +75,10 @@ def config_dir() -> Path:
     return Path(__file__).resolve().parents[3] / "config"
 
 
-def load_settings(env: str | None = None, **overrides: Any) -> Settings:
-    """Build and validate the settings; `overrides` are flags (None means 'not given'), nested
-    ones as dicts (`inference={"rows": 10}`)."""
-    return load_settings_with_sources(env, **overrides).settings
-
-
 def load_settings_with_sources(env: str | None = None, **overrides: Any) -> LoadedSettings:
+    """Gather every source and validate the shape of the settings; `overrides` are flags (None
+    means 'not given'), nested ones as dicts (`inference={"rows": 10}`). Flows load settings
+    through `flows.setup.load_settings`, which also checks their meaning."""
     given_env = env
     env = env or os.environ.get("MLPLATFORM_ENV") or "local"
     if env not in ENVIRONMENTS:
@@ -92,7 +89,7 @@ def load_settings_with_sources(env: str | None = None, **overrides: Any) -> Load
             f"config file for environment {env!r} not found at {path}",
             "run from the project root or set MLPLATFORM_CONFIG_DIR to the folder holding <env>.toml",
         )
-    warn_unknown_variables(os.environ)
+    unknown = unknown_variables(os.environ)
     layers = [
         (f"config/{env}.toml", _toml(path)),
         ("env", _seed_environment()),
@@ -119,6 +116,7 @@ def load_settings_with_sources(env: str | None = None, **overrides: Any) -> Load
         source = source_of(sources, location)
         origin = {FLAG: "a command-line flag", DEFAULT: "the default"}.get(source, source)
         raise ConfigError(headline, f"{allowed} (the value came from {origin})") from None
+    _report_unknown(unknown, strict=settings.strict or env != "local")
     return LoadedSettings(settings, sources)
 
 
@@ -240,16 +238,29 @@ def setting_variables() -> set[str]:
     return names
 
 
-def warn_unknown_variables(environ: Mapping[str, str]) -> list[str]:
-    """A misspelt MLPLATFORM_* variable is silently ignored by the loader: say so, with the
-    closest real name. Returns the warnings (also logged)."""
+def unknown_variables(environ: Mapping[str, str]) -> list[tuple[str, str | None]]:
+    """Variables that look meant for mlplatform but set nothing, each with the closest real name:
+    every unknown MLPLATFORM_* name, and KAFKA_* names one typo away from ours (KAFKA_OPTS and
+    other tools' variables are left alone)."""
     known = setting_variables() | OTHER_VARIABLES
-    warnings = []
+    ours = sorted(known)
+    found = []
     for name in sorted(environ):
-        if not name.startswith("MLPLATFORM_") or name in known or name.startswith("MLPLATFORM_HYPERPARAMETERS__"):
+        if name in known or name.startswith(("MLPLATFORM_HYPERPARAMETERS__", "KAFKA_CONFIG_")):
             continue
-        close = difflib.get_close_matches(name, sorted(known), n=1)
-        hint = f"; did you mean {close[0]}?" if close else ""
-        warnings.append(f"ignoring unknown environment variable {name}{hint}")
-        log.warning(warnings[-1])
-    return warnings
+        if name.startswith("MLPLATFORM_"):
+            close = difflib.get_close_matches(name, ours, n=1)
+            found.append((name, close[0] if close else None))
+        elif name.startswith("KAFKA_") and (close := difflib.get_close_matches(name, ours, n=1, cutoff=0.85)):
+            found.append((name, close[0]))
+    return found
+
+
+def _report_unknown(unknown: list[tuple[str, str | None]], strict: bool) -> None:
+    """A misspelt variable is otherwise silently ignored: a warning, or an error when strict
+    (`--strict`, and always in staging and prod)."""
+    for name, close in unknown:
+        hint = f"did you mean {close}?" if close else "remove it or fix its name"
+        if strict:
+            raise ConfigError(f"unknown environment variable {name}", f"{hint} (strict: --strict, staging, prod)")
+        log.warning("ignoring unknown environment variable %s; %s", name, hint)

@@ -5,7 +5,7 @@ hold no path syntax (settings patterns), so a name cannot lead outside the data 
 themselves are whatever the user names explicitly (`../shared/data` included); a location that
 names a folder and climbs back out of it (`/data/x/../../etc`) is refused, unless
 `allowed_roots` is set and the resolved location lies inside one of them. With `allowed_roots`
-set, every location must lie inside one. S3 keys must be plain: no empty, `.`
+set, every location must lie inside one, symbolic links resolved. S3 keys must be plain: no empty, `.`
 or `..` segments and no backslashes (S3 keeps them literally, readers disagree about them).
 """
 
@@ -25,12 +25,13 @@ LOCATIONS = (
 
 
 def normalised(location: str) -> str:
-    """An absolute local path or an s3:// URI without a trailing slash, `..` resolved."""
+    """An absolute local path or an s3:// URI without a trailing slash, `..` and symbolic links
+    resolved: a link inside an allowed root that points elsewhere is not inside it."""
     if location.startswith("s3://"):
         bucket, _, key = location.removeprefix("s3://").partition("/")
         return f"s3://{bucket}/{key}".rstrip("/")
     path = location.removeprefix("file://")
-    return os.path.normpath(os.path.abspath(os.path.expanduser(path)))
+    return os.path.realpath(os.path.abspath(os.path.expanduser(path)))
 
 
 def location_problem(location: str, roots: Sequence[str]) -> str | None:

@@ -155,6 +155,9 @@ class InferenceSettings(BaseModel):
     id_column: str | None = Field(
         None, description="Input column holding the row id; default: the row's position in the input."
     )
+    drop_columns: list[str] = Field(
+        default_factory=list, description="Input columns that are not features (left out of scoring, not an error)."
+    )
     batch_size: int = Field(100_000, ge=1, le=5_000_000, description="Rows read and scored at a time.")
     output_format: OutputFormat = Field("parquet", description="parquet, csv or jsonl.")
     on_bad_rows: BadRowPolicy = Field(
@@ -249,7 +252,7 @@ class AwsSettings(BaseModel):
 
 
 class Settings(BaseSettings):
-    """Every setting of mlplatform. Build it with `config.load_settings`, never directly: the
+    """Every setting of mlplatform. Build it with `flows.setup.load_settings`, never directly: the
     loader gathers the sources in their documented order and validates once."""
 
     model_config = SettingsConfigDict(
@@ -283,6 +286,16 @@ class Settings(BaseSettings):
     )
     project: str = Field(
         "iris", min_length=1, pattern=NAME_PATTERN, description="Project prefix in output paths (letters, digits, ._-)."
+    )
+    allow_unverified_models: bool = Field(
+        False,
+        description="Load registered versions that have no SHA-256 of their files (registered outside mlplatform); "
+        "off: they are refused.",
+    )
+    strict: bool = Field(
+        False,
+        description="Unknown MLPLATFORM_* variables (and KAFKA_* typos) are errors, not warnings; always on in "
+        "staging and prod.",
     )
     allowed_roots: list[str] = Field(
         default_factory=list,

@@ -56,6 +56,23 @@ def check_sinks(settings: Settings, clients: Clients) -> list[CheckResult]:
     return results
 
 
+def check_control_files(settings: Settings, clients: Clients) -> list[CheckResult]:
+    """Manifests and pending-run entries in the data root that cannot be trusted (`sinks.control`)."""
+    from mlplatform.layout import model_folder
+    from mlplatform.sinks.files import corrupt_control_files
+
+    folder = model_folder(settings.data_root, settings.project, settings.model_name)
+    try:
+        found = corrupt_control_files(clients, folder, settings.data_root)
+    except Exception as exc:  # noqa: BLE001 - every failure is a FAIL line, not a crash
+        return [CheckResult("control files", "FAIL", _failure(exc))]
+    if not found:
+        return [CheckResult("control files", "OK", f"every manifest and pending entry under {folder} is readable")]
+    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    fix = "re-score the date to replace it, or delete the file"
+    return [CheckResult("control files", "FAIL", f"{found[0]}{more}; {fix}")]
+
+
 def check_schedules(settings: Settings, now: datetime | None = None) -> list[CheckResult]:
     """Fires the scheduler should have dealt with by now (older than the grace period) but has
     no record of: the daemon was down or is stuck. Nothing to say before it ever ran here."""
@@ -95,4 +112,10 @@ def check_schedules(settings: Settings, now: datetime | None = None) -> list[Che
 
 
 def run_checks(settings: Settings, clients: Clients | None = None) -> list[CheckResult]:
-    return [*check_mlflow(settings), *check_sinks(settings, clients or Clients()), *check_schedules(settings)]
+    clients = clients or Clients()
+    return [
+        *check_mlflow(settings),
+        *check_sinks(settings, clients),
+        *check_control_files(settings, clients),
+        *check_schedules(settings),
+    ]

@@ -20,10 +20,13 @@ from mlplatform.sinks.committed import CommittedOutput, read_published, write_pu
 def publish_committed(
     clients: Clients, output_uri: str, publishers: Sequence[Publisher], progress: StepReporter
 ) -> dict[str, SinkResult]:
-    """Send the committed date with every publisher, then record it in `_PUBLISHED`."""
+    """Send the committed date with every publisher, then record it in `_PUBLISHED`. Only the
+    parts of the committed run are sent, each checked against its SHA-256 first."""
     output = CommittedOutput.load(clients, output_uri)
     if output is None:
         raise DataError(f"{output_uri} has no committed output (_SUCCESS)", "score the date first")
+    with progress.step("Verify committed parts"):
+        output.verify()
     results = {}
     for publisher in publishers:
         with progress.bar(f"Publish to {publisher.preflight or publisher.name}", output.rows) as advance:

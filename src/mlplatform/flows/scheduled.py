@@ -20,7 +20,7 @@ from mlplatform.clients import Clients
 from mlplatform.config.settings import Settings
 from mlplatform.data.loading import file_format
 from mlplatform.dates import dates_between
-from mlplatform.errors import BadInputError, MLPlatformError
+from mlplatform.errors import BadInputError, CorruptControlFileError, MLPlatformError
 from mlplatform.layout import date_folder, partition
 from mlplatform.locks import die_with
 from mlplatform.schedules.daemon import (
@@ -191,7 +191,7 @@ def reconciler(settings: Settings, clients: Clients) -> Callable[[RunRecord], tu
         if record.pipeline != "inference" or not record.started_at:
             return None
         folder = date_folder(settings.data_root, settings.project, settings.model_name, record.logical_date)
-        manifest = read_manifest(clients, folder) or {}
+        manifest = _committed_or_none(clients, folder) or {}
         if str(manifest.get("written_at", "")) < record.started_at:
             return None
         return "reconciled from the committed output (the scheduler died after the commit)", manifest.get(
@@ -246,7 +246,7 @@ def backfill(settings: Settings, start: str, end: str, force: bool) -> list[Back
         folder = date_folder(settings.data_root, settings.project, settings.model_name, logical_date)
         with pipeline_lock(settings.state_dir, "inference"):
             # checked under the lock: a backfill that held it before us may have just done this date
-            manifest = None if force else read_manifest(clients, folder)
+            manifest = None if force else _committed_or_none(clients, folder)
             if manifest is not None and _published(settings, clients, folder, manifest):
                 history.record("inference", logical_date, None, "backfill", "skipped", "already complete (_SUCCESS)")
                 results.append(BackfillResult(logical_date, "skipped", "already complete (_SUCCESS)"))
@@ -258,6 +258,15 @@ def backfill(settings: Settings, start: str, end: str, force: bool) -> list[Back
         if outcome is None:
             break
     return results
+
+
+def _committed_or_none(clients: Clients, folder: str) -> dict[str, object] | None:
+    """The date's manifest; a corrupt one counts as not committed (re-scoring replaces it)."""
+    try:
+        return read_manifest(clients, folder)
+    except CorruptControlFileError as exc:
+        log.warning("%s: the date is scored again", exc.headline)
+        return None
 
 
 def _published(settings: Settings, clients: Clients, folder: str, manifest: dict[str, object]) -> bool:

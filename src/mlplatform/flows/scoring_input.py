@@ -3,6 +3,7 @@ run is large enough to gain from it. Nothing is written before these pass."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from typing import Any
 
@@ -10,11 +11,14 @@ from mlplatform.clients import Clients
 from mlplatform.concurrency import available_cores
 from mlplatform.config.settings import Settings
 from mlplatform.data.generator import generated_batches
-from mlplatform.data.loading import FeatureStream, resolve_partition, stream_features
+from mlplatform.data.loading import FeatureStream, stream_features
+from mlplatform.data.partitions import partition_for
 from mlplatform.flows.progress import StepReporter
 from mlplatform.registry.mlflow import Mlflow, ResolvedModel
 from mlplatform.scoring.compiled import compile_model
 from mlplatform.scoring.schema import check_input_schema
+
+log = logging.getLogger(__name__)
 
 
 def resolve_model(mlflow: Mlflow, settings: Settings, progress: StepReporter) -> ResolvedModel:
@@ -50,16 +54,20 @@ def open_input(settings: Settings, model: ResolvedModel, logical_date: str, clie
 def _open_files(settings: Settings, model: ResolvedModel, logical_date: str, clients: Clients) -> FeatureStream:
     inference = settings.inference
     assert inference.input is not None
-    uri = resolve_partition(inference.input, logical_date, clients)
+    uri = partition_for(inference.input, logical_date, clients)
     profile = model.profile or {}
     target = profile.get("target", {}).get("name")
-    ignored = {*profile.get("ignored_columns", ()), *([target] if target else [])}
+    ignored = {*profile.get("ignored_columns", ()), *inference.drop_columns, *([target] if target else [])}
     trained_id = profile.get("id_column")
     id_column: list[str | None] = [inference.id_column]
+    noted: set[str] = set()
 
     def check(schema: Any, source: str) -> None:
         if id_column[0] is None and trained_id in schema.names:
             id_column[0] = trained_id
+        if target in schema.names and source not in noted:  # the training file itself, say
+            noted.add(source)
+            log.warning("column %r of %s is the model's target: not used for scoring", target, source)
         check_input_schema(schema, model.feature_kinds, id_column[0], source, ignored - {id_column[0]})
 
     return stream_features(

@@ -69,5 +69,9 @@ def model_params(settings: Settings) -> Hyperparameters:
 
 def open_mlflow(settings: Settings) -> Mlflow:
     return Mlflow.open(
-        settings.resolved_tracking_uri, settings.model_name, settings.state_dir, settings.uses_embedded_store
+        settings.resolved_tracking_uri,
+        settings.model_name,
+        settings.state_dir,
+        settings.uses_embedded_store,
+        settings.allow_unverified_models,
     )

@@ -32,17 +32,29 @@ class RunStamp:
     model_version: str
     model_uri: str
     scored_at: str = ""  # one time per run: the messages of a date are the same however often sent
+    variant: str | None = None  # a shadow (challenger) run: its ids and output are its own
 
     def header_pairs(self) -> list[tuple[str, bytes]]:
         """Two headers (opt-in, `inference.kafka.headers`), to route or filter without parsing the
         value, which holds both anyway; with headers the producer sends ~40% fewer messages/s."""
         return [("schema_version", str(SCHEMA_VERSION).encode()), ("model_version", self.model_version.encode())]
 
+    @property
+    def key_prefix(self) -> str:
+        """What every prediction id of the run starts with (`prediction_ids`)."""
+        return prediction_key_prefix(self.model_name, self.run_date, self.variant)
 
-def prediction_ids(run_date: str, row_ids: np.ndarray) -> pa.Array:
-    """Deterministic id = logical date + input row id: a re-run produces the same keys."""
+
+def prediction_key_prefix(model: str, run_date: str, variant: str | None = None) -> str:
+    return f"{model}@{variant}:{run_date}:" if variant else f"{model}:{run_date}:"
+
+
+def prediction_ids(prefix: str, row_ids: np.ndarray) -> pa.Array:
+    """Deterministic id = model (and variant) + logical date + input row id, e.g.
+    `iris-model:2026-11-22:17`: a re-run produces the same keys, and two models scored for one
+    date into one (compacted) topic never share one."""
     ids = pa.array(row_ids, pa.string()) if row_ids.dtype.kind in "OUS" else pa.array(row_ids)
-    return pc.binary_join_element_wise(run_date, pc.cast(ids, pa.string()), ":")
+    return pc.binary_join_element_wise(prefix, pc.cast(ids, pa.string()), "")
 
 
 def _numbers(values: np.ndarray | pa.Array) -> pa.Array:
@@ -165,9 +177,9 @@ def prediction_table(
 
 
 def quarantine_table(
-    run_date: str, row_ids: np.ndarray, features: pd.DataFrame, feature_names: list[str], reasons: list[str]
+    prefix: str, row_ids: np.ndarray, features: pd.DataFrame, feature_names: list[str], reasons: list[str]
 ) -> pa.Table:
-    columns: dict[str, Any] = {"prediction_id": prediction_ids(run_date, row_ids), "row_id": _row_id_column(row_ids)}
+    columns: dict[str, Any] = {"prediction_id": prediction_ids(prefix, row_ids), "row_id": _row_id_column(row_ids)}
     for name in feature_names:
         columns[name] = _column(features[name])
     columns["reason"] = pa.array(reasons, pa.string())

@@ -61,7 +61,7 @@ class PredictionBatch:
 
     @cached_property
     def ids(self) -> pa.Array:
-        return prediction_ids(self.stamp.run_date, self.scored.row_ids)
+        return prediction_ids(self.stamp.key_prefix, self.scored.row_ids)
 
     @cached_property
     def documents(self) -> pa.Array:
@@ -79,7 +79,7 @@ class PredictionBatch:
         if not len(scored.bad_row_ids):
             return None
         return quarantine_table(
-            self.stamp.run_date, scored.bad_row_ids, scored.bad_features, self.feature_names, scored.bad_reasons
+            self.stamp.key_prefix, scored.bad_row_ids, scored.bad_features, self.feature_names, scored.bad_reasons
         )
 
 

@@ -6,23 +6,29 @@ written or one being removed (`sinks.files` explains the commit protocol).
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from mlplatform.clients import Clients
+from mlplatform.errors import CorruptControlFileError, PipelineError
 from mlplatform.scoring.messages import RunStamp, prediction_documents
+from mlplatform.sinks.control import parse_manifest, parse_published
 from mlplatform.sinks.formats import document_keys, read_part
 from mlplatform.sinks.store import ObjectStore, guarded
 
+log = logging.getLogger(__name__)
 SUCCESS = "_SUCCESS"
 PUBLISHED = "_PUBLISHED"
 
 
 def read_manifest_of(store: ObjectStore) -> dict[str, Any] | None:
+    """The checked manifest (`sinks.control`), None when the date is not committed."""
     data = store.read(SUCCESS)
-    return None if data is None else dict(json.loads(data))
+    return None if data is None else parse_manifest(data, store.uri_of(SUCCESS))
 
 
 def read_manifest(clients: Clients, date_folder: str) -> dict[str, Any] | None:
@@ -38,9 +44,15 @@ def committed_parts(clients: Clients, date_folder: str, quarantine: bool = False
 
 
 def read_published(clients: Clients, date_folder: str) -> dict[str, Any] | None:
-    """`_PUBLISHED` of a date folder: which run was published where, or None."""
-    data = ObjectStore(clients, date_folder).read(PUBLISHED)
-    return None if data is None else dict(json.loads(data))
+    """`_PUBLISHED` of a date folder: which run was published where, or None (also when it is
+    corrupt, with a warning: the date is then published again, which rewrites it)."""
+    store = ObjectStore(clients, date_folder)
+    data = store.read(PUBLISHED)
+    try:
+        return None if data is None else parse_published(data, store.uri_of(PUBLISHED))
+    except CorruptControlFileError as exc:
+        log.warning("%s: the date counts as not published", exc.headline)
+        return None
 
 
 def write_published(clients: Clients, date_folder: str, record: dict[str, Any]) -> None:
@@ -88,6 +100,32 @@ class CommittedOutput:
     @property
     def part_count(self) -> int:
         return len(self.manifest.get("parts", ()))
+
+    def verify(self) -> None:
+        """Every part the manifest lists is there with the bytes it had at commit (SHA-256): a
+        publish checks this before its first message, so a part that was changed, truncated or
+        removed since the commit is never sent."""
+        store = ObjectStore(self.clients, self.uri)
+        for part in self.manifest.get("parts", ()):
+            guarded(self.uri, f"read {part['path']}", lambda part=part: self._verify_part(store, part))
+
+    def _verify_part(self, store: ObjectStore, part: dict[str, Any]) -> None:
+        digest = hashlib.sha256()
+        try:
+            with store.fs.open_input_stream(store.path(part["path"])) as stream:
+                while chunk := stream.read(1 << 22):
+                    digest.update(chunk)
+        except FileNotFoundError:
+            raise PipelineError(
+                f"part {part['path']} of {self.uri} is missing (the manifest lists it)",
+                f"re-score the date: mlplatform score --date {self.run_date}",
+            ) from None
+        if digest.hexdigest() != part["sha256"]:
+            raise PipelineError(
+                f"part {part['path']} of {self.uri} does not match the SHA-256 recorded at its commit",
+                f"someone changed it after the commit: re-score the date (mlplatform score --date {self.run_date}) "
+                "and check who can write to the data root",
+            )
 
     def batches(self, batch_rows: int = 20_000, parts: Iterable[int] | None = None) -> Iterator[Any]:
         """The committed parts (all, or the `parts`-th ones) read back `batch_rows` at a time.

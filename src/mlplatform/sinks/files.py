@@ -30,11 +30,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mlplatform.clients import Clients
-from mlplatform.errors import PipelineError
-from mlplatform.layout import date_folder, model_folder, pending_entry
+from mlplatform.errors import CorruptControlFileError, PipelineError
+from mlplatform.layout import date_folder, model_folder, pending_entry, safe_segment
 from mlplatform.scoring.messages import RunStamp
 from mlplatform.sinks.base import PredictionBatch, Sink, SinkResult
 from mlplatform.sinks.committed import PUBLISHED, SUCCESS, read_manifest_of
+from mlplatform.sinks.control import parse_manifest, parse_pending, parse_published
 from mlplatform.sinks.formats import Format, jsonl_lines, serialise
 from mlplatform.sinks.store import ObjectStore, guarded
 
@@ -54,7 +55,18 @@ class PartInfo:
 class DatePartitionWriter:
     """Write one run's parts for one logical date (or shard), then switch the date to them."""
 
-    def __init__(self, clients: Clients, folder: str, fmt: Format, run_id: str, shard: str | None = None) -> None:
+    def __init__(
+        self,
+        clients: Clients,
+        folder: str,
+        fmt: Format,
+        run_id: str,
+        shard: str | None = None,
+        trusted: str | None = None,
+    ) -> None:
+        """`trusted`: the data root; locally no symbolic link below it is followed."""
+        if not safe_segment(run_id):
+            raise PipelineError(f"run id {run_id!r} cannot name a folder", "this is a bug: report it")
         self.uri = folder.rstrip("/") + (f"/{shard}" if shard else "")
         self.run_date = folder.rstrip("/").rsplit("date=", 1)[-1]
         self.shard = shard
@@ -63,8 +75,8 @@ class DatePartitionWriter:
         self.fmt = fmt
         self.parts: list[PartInfo] = []
         self.quarantine: list[PartInfo] = []
-        self.store = ObjectStore(clients, self.uri)
-        self.model = ObjectStore(clients, folder.rstrip("/").rsplit("/", 1)[0])
+        self.store = ObjectStore(clients, self.uri, trusted)
+        self.model = ObjectStore(clients, folder.rstrip("/").rsplit("/", 1)[0], trusted)
         self.pending = f"{PENDING}/{pending_entry(self.run_date, shard, run_id)}"
         self.seen: str | None = None
         self.store.guarded("prepare the run folder", self._prepare)
@@ -81,7 +93,11 @@ class DatePartitionWriter:
             "host": socket.gethostname(),
             "started_at": started,
         }
-        self.model.write(self.pending, json.dumps(entry).encode())
+        try:
+            self.model.write(self.pending, json.dumps(entry).encode())
+        except BaseException:
+            self.model.delete(self.pending)  # a full disk must not leave an empty entry behind
+            raise
 
     def write_part(self, data: bytes, rows: int) -> PartInfo:
         part = self._write(f"{self.run_dir}/part-{len(self.parts):05d}.{self.fmt}", data, rows)
@@ -113,7 +129,7 @@ class DatePartitionWriter:
                 "score a model and date from one state directory at a time, then re-run",
             )
         if not self.store.guarded("commit the date folder", lambda: self.store.replace(SUCCESS, body, self.seen)):
-            winner = (read_manifest_of(self.store) or {}).get("inference_run_id", "unknown")
+            winner = _committed_run(self.store) or "unknown"
             self.abort()
             raise PipelineError(
                 f"{self.uri} was committed by another run ({winner}) while this one ran; nothing of this run was kept",
@@ -143,27 +159,74 @@ class DatePartitionWriter:
             log.warning("could not remove %s/%s: %s", self.uri, self.run_dir, exc)
 
 
-def sweep_abandoned(clients: Clients, folder: str, idle: Callable[[dict[str, Any]], bool]) -> list[str]:
-    """Remove the parts of runs that died before their switch, for every date of a model.
+def sweep_abandoned(
+    clients: Clients, folder: str, idle: Callable[[dict[str, Any]], bool], trusted: str | None = None
+) -> list[str]:
+    """Remove the parts of runs that died before their switch, for every date of a model, and
+    the superseded run of a date whose run died right after its switch.
 
     `idle(entry)` says whether the run of a `_pending` entry (date, shard, run_id, host, pid,
-    started_at) is over; a live run's entry is left alone. Returns what was removed."""
-    model = ObjectStore(clients, folder)
+    started_at) is over; a live run's entry is left alone. An entry or manifest that cannot be
+    trusted (`sinks.control`) is left as it is, with a warning: nothing is deleted on its word.
+    Returns what was removed."""
+    model = ObjectStore(clients, folder, trusted)
     removed = []
     for name in model.children(PENDING):
-        entry = json.loads(model.read(f"{PENDING}/{name}") or b"{}")
-        date, shard, run_id = entry.get("date"), entry.get("shard"), entry.get("run_id")
-        if not date or not run_id or not idle(entry):
+        try:
+            entry = parse_pending(name, model.read(f"{PENDING}/{name}"), model.uri_of(f"{PENDING}/{name}"))
+            if not idle(entry):
+                continue
+            date_store = model.sub(f"date={entry['date']}" + (f"/{entry['shard']}" if entry.get("shard") else ""))
+            removed += _remove_leftovers(date_store, f"run={entry['run_id']}")
+        except CorruptControlFileError as exc:
+            log.warning("%s (left as it is)", exc.headline)
             continue
-        date_store = ObjectStore(clients, f"{folder}/date={date}" + (f"/{shard}" if shard else ""))
-        committed = (read_manifest_of(date_store) or {}).get("run")
-        if committed != f"run={run_id}":  # a run that switched, then died: its parts are live
-            date_store.delete(f"run={run_id}")
-            date_store.remove_empty("")
-            removed.append(f"{date_store.uri}/run={run_id}")
         model.delete(f"{PENDING}/{name}")
     model.remove_empty(PENDING)
     return removed
+
+
+def corrupt_control_files(clients: Clients, folder: str, trusted: str | None = None) -> list[str]:
+    """The control files of a model's output (every date's `_SUCCESS` and `_PUBLISHED`, and the
+    `_pending` entries) that cannot be trusted, each as its one-line reason."""
+    model = ObjectStore(clients, folder, trusted)
+    found = []
+    for name in model.children(PENDING):
+        relative = f"{PENDING}/{name}"
+        try:
+            if parse_pending(name, model.read(relative), model.uri_of(relative)).get("broken"):
+                found.append(f"{model.uri_of(relative)} is corrupt: not valid JSON (empty or truncated?)")
+        except CorruptControlFileError as exc:
+            found.append(exc.headline)
+    for name in sorted(n for n in model.children() if n.startswith("date=")):
+        date_store = model.sub(name)
+        shards = [date_store.sub(n) for n in date_store.children() if n.startswith("host=")]
+        for store in [date_store, *shards]:
+            for control, parse in ((SUCCESS, parse_manifest), (PUBLISHED, parse_published)):
+                data = store.read(control)
+                try:
+                    if data is not None:
+                        parse(data, store.uri_of(control))
+                except CorruptControlFileError as exc:
+                    found.append(exc.headline)
+    return found
+
+
+def _remove_leftovers(date_store: ObjectStore, run: str) -> list[str]:
+    """The parts of a dead run, unless it is the committed one; then the runs it superseded."""
+    committed = (read_manifest_of(date_store) or {}).get("run")
+    dead = [run] if committed != run else [n for n in date_store.children() if n.startswith("run=") and n != run]
+    for name in dead:
+        date_store.delete(name)
+    date_store.remove_empty("")
+    return [f"{date_store.uri}/{name}" for name in dead]
+
+
+def _committed_run(store: ObjectStore) -> str | None:
+    try:
+        return (read_manifest_of(store) or {}).get("inference_run_id")
+    except CorruptControlFileError:
+        return None
 
 
 class FileSink(Sink):
@@ -187,7 +250,7 @@ class FileSink(Sink):
 
     def check(self) -> str:
         target = model_folder(self.data_root, self.project, self.model)
-        probe = ObjectStore(self.clients, target)
+        probe = ObjectStore(self.clients, target, trusted=self.data_root)
         relative = f"_check/{uuid.uuid4().hex}"
         try:
             probe.write(relative, b"ok")
@@ -199,7 +262,9 @@ class FileSink(Sink):
 
     def open(self, stamp: RunStamp) -> None:
         folder = date_folder(self.data_root, self.project, stamp.model_name or self.model, stamp.run_date)
-        self.writer = DatePartitionWriter(self.clients, folder, self.fmt, stamp.inference_run_id, self.shard)
+        self.writer = DatePartitionWriter(
+            self.clients, folder, self.fmt, stamp.inference_run_id, self.shard, trusted=self.data_root
+        )
 
     def write(self, batch: PredictionBatch) -> None:
         writer = self._opened(self.writer)
@@ -225,4 +290,6 @@ class FileSink(Sink):
 
     def sweep(self, idle: Callable[[dict[str, Any]], bool]) -> list[str]:
         prefix = model_folder(self.data_root, self.project, self.model)
-        return guarded(prefix, "remove abandoned runs", lambda: sweep_abandoned(self.clients, prefix, idle))
+        return guarded(
+            prefix, "remove abandoned runs", lambda: sweep_abandoned(self.clients, prefix, idle, self.data_root)
+        )

@@ -21,8 +21,8 @@ from mlplatform.clients import CONFLICT_CODES, NOT_FOUND_CODES, Clients, aws_err
 from mlplatform.errors import PipelineError
 
 
-class OutsideStoreError(ValueError):
-    """A relative path that would lead outside the store's root."""
+class OutsideStoreError(PipelineError):
+    """A path that would lead outside the store's root, or through a symbolic link in it."""
 
 
 def check_relative(relative: str) -> str:
@@ -32,22 +32,48 @@ def check_relative(relative: str) -> str:
         return relative
     parts = relative.split("/")
     if relative.startswith("/") or "\\" in relative or any(part in ("", ".", "..") for part in parts):
-        raise OutsideStoreError(f"{relative!r} is not a path inside the folder")
+        raise OutsideStoreError(f"{relative!r} is not a path inside the folder", "fix the file that named it")
     return relative
+
+
+def check_no_links(path: str, trusted: str) -> None:
+    """No folder or file between `trusted` (a data root, itself resolved by the settings) and
+    `path` is a symbolic link: writing or deleting through one would reach outside the root."""
+    root = os.path.abspath(trusted)
+    current = os.path.abspath(path)
+    while current.startswith(root + os.sep):
+        if os.path.islink(current):
+            raise OutsideStoreError(
+                f"{current} is a symbolic link inside the data root {root}",
+                "replace the link by a folder, or set the data root to the location it pointed to",
+            )
+        current = os.path.dirname(current)
 
 
 class ObjectStore:
     """A local folder or an S3 prefix, addressed by paths relative to it."""
 
-    def __init__(self, clients: Clients, uri: str) -> None:
+    def __init__(self, clients: Clients, uri: str, trusted: str | None = None) -> None:
+        """`trusted`: the data root this store lies in; locally, no symbolic link below it is
+        followed."""
         self.clients = clients
         self.uri = uri.rstrip("/")
         self.fs, self.root = clients.filesystem_for(self.uri)
         self.local = isinstance(self.fs, pafs.LocalFileSystem)
+        self.trusted = clients.filesystem_for(trusted)[1] if trusted and self.local else None
 
     def path(self, relative: str) -> str:
         check_relative(relative)
-        return f"{self.root}/{relative}" if relative else self.root
+        path = f"{self.root}/{relative}" if relative else self.root
+        if self.trusted is not None:
+            check_no_links(path, self.trusted)
+        return path
+
+    def sub(self, relative: str) -> ObjectStore:
+        """The store of a folder inside this one (same trusted root)."""
+        store = ObjectStore(self.clients, self.uri_of(relative))
+        store.trusted = self.trusted
+        return store
 
     def uri_of(self, relative: str) -> str:
         return f"{self.uri}/{check_relative(relative)}" if relative else self.uri

@@ -24,8 +24,11 @@ class Mlflow:
     loader: ModelLoader
 
     @classmethod
-    def open(cls, tracking_uri: str, model_name: str, state_dir: Path, embedded: bool) -> Mlflow:
-        """`embedded`: the SQLite store under `state_dir`, with artifacts next to it."""
+    def open(
+        cls, tracking_uri: str, model_name: str, state_dir: Path, embedded: bool, allow_unverified: bool = False
+    ) -> Mlflow:
+        """`embedded`: the SQLite store under `state_dir`, with artifacts next to it;
+        `allow_unverified`: versions registered without a SHA-256 of their files may load."""
         if embedded:
             state_dir.mkdir(parents=True, exist_ok=True)
         connection = Connection(
@@ -33,7 +36,7 @@ class Mlflow:
         )
         return cls(
             connection, Tracking(connection), RegisteredModel(connection, model_name, state_dir / "locks"),
-            ModelLoader(connection),
+            ModelLoader(connection, allow_unverified),
         )  # fmt: skip
 
     @property

@@ -62,8 +62,9 @@ class ResolvedModel:
 
 
 class ModelLoader:
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, allow_unverified: bool = False) -> None:
         self.connection = connection
+        self.allow_unverified = allow_unverified  # versions without a recorded SHA-256 may load
 
     @property
     def _uri(self) -> str:
@@ -201,8 +202,14 @@ class ModelLoader:
             mlflow_errors(f"load model {model_uri}", self._uri),
         ):
             local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp))
+            if digest is None and not self.allow_unverified:
+                raise ModelIntegrityError(
+                    f"model {model_uri} has no SHA-256 recorded at registration, so its files cannot be verified",
+                    "re-register it with `mlplatform train`, or set MLPLATFORM_ALLOW_UNVERIFIED_MODELS=true if you "
+                    "trust everyone who can write to the registry",
+                )
             if digest is None:
-                log.warning("model %s has no recorded digest (registered before mlplatform checked them)", model_uri)
+                log.warning("loading model %s unverified (allow_unverified_models)", model_uri)
             elif folder_digest(local) != digest:
                 raise ModelIntegrityError(
                     f"the files of model {model_uri} do not match the SHA-256 recorded when it was registered",
