@@ -227,3 +227,44 @@ def test_the_training_file_itself_can_be_scored(cli, isolated_env, tmp_path, iri
     scored = cli("score", *scoring, "--date", DATE)
     assert scored.exit_code == 0, scored.output
     assert "column 'species' of" in scored.output and "is the model's target: not used for scoring" in scored.output
+
+
+def test_a_promotion_interrupted_half_way_is_finished_by_the_next_run_or_check(cli, embedded_client, monkeypatch):
+    """Killed after the alias moved but before the legacy stage followed (and the history row was
+    closed): the intent recorded first lets `check` (or any next promotion) finish it."""
+    from mlplatform.registry.mlflow.registered import RegisteredModel
+
+    def killed(self, version):
+        raise KeyboardInterrupt  # the process dies here, mid-promotion
+
+    monkeypatch.setenv("MLPLATFORM_PROMOTION__AUTO_PROMOTE", "false")
+    assert cli("train", "-p", "n_estimators=5").exit_code == 0  # v2, a challenger
+    with monkeypatch.context() as patch:
+        patch.setattr(RegisteredModel, "_sync_legacy_stage", killed)
+        assert cli("model", "promote", "2", "--reason", "reviewed").exit_code != 0
+    client = embedded_client()
+    assert str(client.get_model_version_by_alias("iris-model", "production").version) == "2"
+    assert client.get_model_version("iris-model", "1").current_stage == "Production"  # not yet in step
+    assert "mlplatform.promotion_pending" in client.get_registered_model("iris-model").tags
+
+    checked = cli("check")
+    assert "OK   promotion: finished the interrupted manual of v2" in checked.output
+    assert client.get_model_version("iris-model", "2").current_stage == "Production"
+    assert "mlplatform.promotion_pending" not in client.get_registered_model("iris-model").tags
+    history = cli("model", "history", "--json")
+    moves = [e for e in json.loads(history.output) if e["alias"] == "production" and e["version"] == "2"]
+    assert len(moves) == 1  # the move is recorded once, however often it is finished
+
+
+def test_a_training_run_left_running_by_a_killed_scheduler_is_reconciled_from_the_registry(cli, isolated_env):
+    from mlplatform.flows.scheduled import history_for, reconciler
+    from mlplatform.flows.setup import load_settings
+
+    settings = load_settings()
+    history = history_for(settings)
+    row = history.start("training", DATE, None, "schedule")
+    assert cli("train", "-p", "n_estimators=5").exit_code == 0  # the run the daemon started, then died
+    (record,) = [r for r in history.running() if r.id == row]
+    detail, run_id = reconciler(settings, Clients())(record)
+    assert detail == "reconciled from the registry: version 2 registered, gate decision promoted"
+    assert run_id is not None

@@ -36,6 +36,11 @@ def check_mlflow(settings: Settings) -> list[CheckResult]:
         ]
     results = [CheckResult("mlflow", "OK", mlflow.tracking_uri)]
     try:
+        if mlflow.model.exists():
+            with mlflow.model.promotion_lock() as finished:
+                if finished is not None:
+                    detail = f"finished the interrupted {finished.action} of v{finished.version} ({finished.at})"
+                    results.append(CheckResult("promotion", "OK", detail))
         model = mlflow.loader.resolve(settings.model_uri)
         results.append(CheckResult("model", "OK", f"{settings.model_uri} -> {model.label}"))
     except Exception as exc:  # noqa: BLE001 - every failure is a FAIL line, not a crash

@@ -183,22 +183,44 @@ def input_readiness(settings: Settings, clients: Clients) -> Callable[[str], tup
 
 
 def reconciler(settings: Settings, clients: Clients) -> Callable[[RunRecord], tuple[str, str | None] | None]:
-    """What a scoring run left 'running' by a killed daemon achieved, read from its output: a
-    `_SUCCESS` written after the run started means it committed (its children die with the
-    daemon, so this only happens when the commit came first)."""
+    """What a run left 'running' by a killed daemon achieved, read from what it left: a scoring
+    run whose `_SUCCESS` was written after it started committed; a training run that registered a
+    version (its interrupted promotion finished first) trained. Children die with the daemon, so
+    this happens only when the run got that far before it."""
 
     def reconcile(record: RunRecord) -> tuple[str, str | None] | None:
-        if record.pipeline != "inference" or not record.started_at:
+        if not record.started_at:
             return None
+        if record.pipeline == "training":
+            return _reconcile_training(settings, record.started_at)
         folder = date_folder(settings.data_root, settings.project, settings.model_name, record.logical_date)
         manifest = _committed_or_none(clients, folder) or {}
         if str(manifest.get("written_at", "")) < record.started_at:
             return None
-        return "reconciled from the committed output (the scheduler died after the commit)", manifest.get(
-            "inference_run_id"
-        )
+        detail = "reconciled from the committed output (the scheduler died after the commit)"
+        return detail, manifest.get("inference_run_id")
 
     return reconcile
+
+
+def _reconcile_training(settings: Settings, started_at: str) -> tuple[str, str | None] | None:
+    from datetime import datetime
+
+    from mlplatform.flows.setup import open_mlflow
+
+    registered = open_mlflow(settings).model
+    if not registered.exists():
+        return None
+    with registered.promotion_lock():
+        pass  # finishes the gate's alias moves if the run was killed in the middle of them
+    since = datetime.fromisoformat(started_at)
+    versions = [v for v in registered.versions() if v.created >= since]
+    if not versions:
+        return None
+    newest = max(versions, key=lambda v: int(v.version))
+    decision = newest.tags.get("promotion.decision", "none")
+    detail = f"reconciled from the registry: version {newest.version} registered, gate decision {decision}"
+    return detail, newest.run_id
 
 
 def build_scheduler(settings: Settings, in_process: bool) -> Scheduler:

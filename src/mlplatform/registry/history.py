@@ -37,6 +37,50 @@ class AliasEvent:
         return cls(**json.loads(text))
 
 
+PENDING_PROMOTION_TAG = "mlplatform.promotion_pending"
+
+
+@dataclass(frozen=True)
+class PromotionIntent:
+    """An alias move written down before any of its steps, so a process killed half-way leaves
+    something the next one can finish: the decision tags, the alias, its event, the challenger
+    alias cleared and the legacy stage in step. Every step is idempotent."""
+
+    version: str
+    alias: str
+    previous_version: str | None
+    action: Action
+    actor: str
+    at: str
+    reason: str
+    decision_tags: dict[str, str]
+    clears: str | None = None  # the challenger alias, cleared when it points at `version`
+    legacy_stage: bool = False  # the champion: keep `models:/name/Production` readers in step
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> PromotionIntent:
+        return cls(**json.loads(text))
+
+    def event(self, seq: int) -> AliasEvent:
+        return AliasEvent(
+            seq, self.alias, self.version, self.previous_version, self.action, self.actor, self.at, self.reason
+        )
+
+    def recorded_in(self, events: list[AliasEvent]) -> AliasEvent | None:
+        """The event this intent already wrote, if it got that far."""
+        return next(
+            (
+                e
+                for e in events
+                if (e.alias, e.version, e.action, e.at) == (self.alias, self.version, self.action, self.at)
+            ),
+            None,
+        )
+
+
 def events_from_tags(tags: dict[str, str]) -> list[AliasEvent]:
     """All events in the order they happened."""
     return [AliasEvent.from_json(tags[k]) for k in sorted(tags) if k.startswith(EVENT_TAG_PREFIX)]

@@ -13,10 +13,15 @@ from mlplatform.redact import redact, redact_uri
 def mlflow_errors(action: str, tracking_uri: str) -> Iterator[None]:
     """Turn MLflow/HTTP failures during `action` into a RegistryError naming the server."""
     from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError
 
     tracking_uri = redact_uri(tracking_uri)
     try:
         yield
+    except SQLAlchemyError as exc:  # the embedded store: a full disk, a locked or damaged file
+        cause = getattr(exc, "orig", None) or exc
+        message = redact((str(cause).strip().splitlines() or [type(exc).__name__])[0])
+        raise RegistryError(f"cannot {action} in {tracking_uri}: {message}", fix_for(tracking_uri)) from None
     except MlflowException as exc:
         message = redact((exc.message or str(exc)).strip().splitlines()[0])
         if "unsupported URI" in message or "Could not find a registered" in message:
@@ -34,5 +39,5 @@ def mlflow_errors(action: str, tracking_uri: str) -> Iterator[None]:
 
 def fix_for(tracking_uri: str) -> str:
     if tracking_uri.startswith("sqlite:"):
-        return "check that the state directory (MLPLATFORM_HOME) is writable and not on a network share"
+        return "check that the state directory (MLPLATFORM_HOME) is writable, has free space and is local"
     return "check MLFLOW_TRACKING_URI and that the server is up (mlplatform check)"

@@ -224,7 +224,15 @@ class ModelLoader:
                     f"loading a pickle runs its code: re-train with mlplatform, or set {ALLOW_PICKLE}=true if "
                     "you trust everyone who can write to the registry",
                 )
-            return mlflow.sklearn.load_model(str(local)), info
+            try:
+                return mlflow.sklearn.load_model(str(local)), info
+            except Exception as exc:  # skops refuses types the model did not declare, and says why
+                if not type(exc).__module__.startswith("skops"):
+                    raise
+                raise ModelIntegrityError(
+                    f"model {model_uri} cannot be loaded safely: {str(exc).strip().splitlines()[0][:300]}",
+                    "re-train it with mlplatform (its family declares the types a model may hold)",
+                ) from None
 
     def export(self, name: str, version: str, destination: Path) -> None:
         """Copy a registered version's MLflow model folder to `destination` (SageMaker's model dir)."""

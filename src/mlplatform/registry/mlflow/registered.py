@@ -15,7 +15,15 @@ from pathlib import Path
 
 from mlplatform.errors import ModelNotFoundError
 from mlplatform.locks import exclusive_lock
-from mlplatform.registry.history import Action, AliasEvent, champion_stack, events_from_tags, next_seq
+from mlplatform.registry.history import (
+    PENDING_PROMOTION_TAG,
+    Action,
+    AliasEvent,
+    PromotionIntent,
+    champion_stack,
+    events_from_tags,
+    next_seq,
+)
 from mlplatform.registry.mlflow.connection import Connection, safe_dir
 from mlplatform.registry.mlflow.errors import mlflow_errors
 from mlplatform.registry.mlflow.models import DIGEST_TAG
@@ -160,57 +168,103 @@ class RegisteredModel:
         return events_from_tags(dict(tags or {}))
 
     @contextlib.contextmanager
-    def promotion_lock(self) -> Iterator[None]:
-        """Serialise read-decide-move of aliases between processes sharing this state dir.
+    def promotion_lock(self) -> Iterator[PromotionIntent | None]:
+        """Serialise read-decide-move of aliases between processes sharing this state dir, after
+        finishing any promotion a killed process left half-done (yielded: the one finished).
 
         MLflow alias moves are last-writer-wins; this lock makes the champion read before a
         decision still true when the alias moves (remote registries: see docs/decisions.md).
         """
         if self.lock_dir is None:
-            yield
+            yield self.finish_interrupted()
             return
         with exclusive_lock(self.lock_dir / f"{safe_dir(self.name)}.promotion.lock", f"a promotion of {self.name}"):
-            yield
+            yield self.finish_interrupted()
 
     def move_alias(self, alias: str, version: str, action: Action, reason: str) -> AliasEvent:
         """Point `alias` at `version` and record who/when/why as a registered-model tag."""
-        events = self.history()
-        event = AliasEvent(
-            seq=next_seq(events),
-            alias=alias,
-            version=version,
-            previous_version=self.alias_version(alias),
-            action=action,
-            actor=actor(),
-            at=datetime.now(UTC).isoformat(timespec="seconds"),
-            reason=reason,
-        )
-        with mlflow_errors(f"move alias {alias!r} to version {version}", self._uri):
-            self.connection.client.set_registered_model_alias(self.name, alias, version)
-            self.connection.client.set_registered_model_tag(self.name, event.tag_key, event.to_json())
-        return event
+        return self._carry_out(self._intent(version, alias, action, reason))
 
     def apply_decision(
         self, version: str, decision: PromotionDecision, champion_alias: str, challenger_alias: str
     ) -> AliasEvent:
         """Tag the version with the decision and move the champion or challenger alias."""
-        with mlflow_errors(f"record the promotion decision on version {version}", self._uri):
-            for key, value in decision.as_tags().items():
-                self.connection.client.set_model_version_tag(self.name, version, key, value)
+        tags = decision.as_tags()
         if decision.promote:
-            return self.promote(version, "promote", decision.reason, champion_alias, challenger_alias)
-        return self.move_alias(challenger_alias, version, "challenger", decision.reason)
+            intent = self._intent(version, champion_alias, "promote", decision.reason, tags, challenger_alias, True)
+        else:
+            intent = self._intent(version, challenger_alias, "challenger", decision.reason, tags)
+        return self._carry_out(intent)
 
     def promote(
         self, version: str, action: Action, reason: str, champion_alias: str, challenger_alias: str
     ) -> AliasEvent:
         """Make `version` the champion; keep the legacy 'Production' stage in step for old readers."""
-        event = self.move_alias(champion_alias, version, action, reason)
-        if self.alias_version(challenger_alias) == version:
-            with mlflow_errors("clear the challenger alias", self._uri):
-                self.connection.client.delete_registered_model_alias(self.name, challenger_alias)
-        self._sync_legacy_stage(version)
+        return self._carry_out(self._intent(version, champion_alias, action, reason, {}, challenger_alias, True))
+
+    def finish_interrupted(self) -> PromotionIntent | None:
+        """Complete the promotion a killed process left half-done (its intent is still recorded);
+        returns it, or None when there was none."""
+        with mlflow_errors(f"read the pending promotion of {self.name}", self._uri):
+            text = (self.connection.client.get_registered_model(self.name).tags or {}).get(PENDING_PROMOTION_TAG)
+        if not text:
+            return None
+        try:
+            intent = PromotionIntent.from_json(text)
+        except (ValueError, TypeError):
+            log.warning("dropping an unreadable pending promotion of %s: %s", self.name, text[:200])
+            self._clear_intent()
+            return None
+        log.warning("finishing the interrupted %s of %s v%s (%s)", intent.action, self.name, intent.version, intent.at)
+        self._complete(intent)
+        self._clear_intent()
+        return intent
+
+    def _intent(
+        self,
+        version: str,
+        alias: str,
+        action: Action,
+        reason: str,
+        decision_tags: dict[str, str] | None = None,
+        clears: str | None = None,
+        legacy_stage: bool = False,
+    ) -> PromotionIntent:
+        at = datetime.now(UTC).isoformat(timespec="microseconds")
+        previous = self.alias_version(alias)
+        return PromotionIntent(
+            version, alias, previous, action, actor(), at, reason, decision_tags or {}, clears, legacy_stage
+        )
+
+    def _carry_out(self, intent: PromotionIntent) -> AliasEvent:
+        """Record the intent, do every step, then clear it: killed anywhere in between, the next
+        `promotion_lock` (a training gate, a promote, a rollback, `mlplatform check`) finishes it."""
+        with mlflow_errors(f"record the promotion of version {intent.version}", self._uri):
+            self.connection.client.set_registered_model_tag(self.name, PENDING_PROMOTION_TAG, intent.to_json())
+        event = self._complete(intent)
+        self._clear_intent()
         return event
+
+    def _complete(self, intent: PromotionIntent) -> AliasEvent:
+        client = self.connection.client
+        with mlflow_errors(f"move alias {intent.alias!r} to version {intent.version}", self._uri):
+            for key, value in intent.decision_tags.items():
+                client.set_model_version_tag(self.name, intent.version, key, value)
+            client.set_registered_model_alias(self.name, intent.alias, intent.version)
+            events = self.history()
+            event = intent.recorded_in(events)
+            if event is None:
+                event = intent.event(next_seq(events))
+                client.set_registered_model_tag(self.name, event.tag_key, event.to_json())
+            if intent.clears and self.alias_version(intent.clears) == intent.version:
+                client.delete_registered_model_alias(self.name, intent.clears)
+        if intent.legacy_stage:
+            self._sync_legacy_stage(intent.version)
+        return event
+
+    def _clear_intent(self) -> None:
+        with mlflow_errors(f"clear the pending promotion of {self.name}", self._uri):
+            self.connection.client.delete_registered_model_tag(self.name, PENDING_PROMOTION_TAG)
 
     def rollback(self, champion_alias: str, challenger_alias: str, reason: str) -> AliasEvent:
         """Move the champion alias back to the version that held it before the current one."""
