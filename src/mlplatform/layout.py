@@ -2,6 +2,7 @@
 
     <data-root>/<project>/inference-output/model=<m>[/variant=<v>]/date=<d>[/<shard>]/
     <data-root>/<project>/labels/model=<m>/date=<d>/
+    <data-root>/<project>/monitoring/model=<m>/quality/date=<d>~variant=<v>.json
     <input root>/date=<d>/                       a partitioned input's partition
 
 Names that become path segments (project, model, shard, variant) are checked by the settings
@@ -14,6 +15,7 @@ import re
 
 PREDICTIONS = "inference-output"
 LABELS = "labels"
+MONITORING = "monitoring"  # derived: realized quality per date
 CHAMPION = "champion"  # the variant whose output is the model's own folder
 # A segment is a plain name: letters, digits and ._-= (never '..', never a separator)
 _SEGMENT = re.compile(r"^(?!\.\.?$)[A-Za-z0-9._=-]{1,200}$")

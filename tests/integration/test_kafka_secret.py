@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from mlplatform.clients import Clients
-from mlplatform.config.settings import KafkaSettings
+from mlplatform.config.inference import KafkaSettings
 from mlplatform.errors import ConfigError, PipelineError
 from mlplatform.redact import redact_mapping
 from mlplatform.sinks.kafka_producer import producer_config, resolve_credentials

@@ -115,7 +115,7 @@ def _helpers(kafka_env, output, manifest=None):
     """One helper process (spawned for real) publishing every part of `output` on its own."""
     import multiprocessing
 
-    from mlplatform.config.settings import KafkaSettings
+    from mlplatform.config.inference import KafkaSettings
     from mlplatform.sinks.kafka_processes import HelperJob, HelperProcesses
 
     settings = KafkaSettings(bootstrap_servers=kafka_env.bootstrap, topic="predictions")
@@ -167,7 +167,7 @@ def test_a_helper_that_fails_stops_its_producer_and_accounts_for_every_message_i
 
 def test_parts_nobody_can_read_end_in_one_line_whichever_process_took_them(cli, kafka_env, monkeypatch, isolated_env):
     from mlplatform.clients import Clients
-    from mlplatform.config.settings import KafkaSettings
+    from mlplatform.config.inference import KafkaSettings
     from mlplatform.errors import PipelineError
     from mlplatform.sinks.committed import CommittedOutput
     from mlplatform.sinks.kafka_processes import publish_with_helpers

@@ -52,6 +52,9 @@ class FakeTracking:
         self.runs: list[FakeRun] = []
         self._ids = itertools.count(1)
 
+    def log_to_run(self, run_id: str, metrics: dict[str, float]) -> None:
+        next(run for run in self.runs if run.run_id == run_id).log_metrics(metrics)
+
     @contextlib.contextmanager
     def run(self, experiment: str, run_name: str, tags: dict[str, str]) -> Iterator[FakeRun]:
         run = FakeRun(f"run{next(self._ids):04d}", experiment, run_name, dict(tags))

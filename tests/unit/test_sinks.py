@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mlplatform.clients import Clients
-from mlplatform.config.settings import KafkaSettings
+from mlplatform.config.inference import KafkaSettings
 from mlplatform.errors import PipelineError
 from mlplatform.redact import redact_mapping
 from mlplatform.sinks.committed import committed_parts, read_manifest

@@ -73,16 +73,42 @@ def model_promote(
     ctx: typer.Context,
     version: Annotated[str, typer.Argument(help="Model version to make the champion.")],
     reason: ReasonOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Promote even if it did worse in the shadow.")] = False,
     model_name: ModelNameOption = None,
     tracking_uri: TrackingOption = None,
 ) -> None:
-    """Point the champion alias ('production') at VERSION, bypassing the gate."""
+    """Point the champion alias ('production') at VERSION, bypassing the gate.
+
+    When VERSION was scored in the shadow and labels arrived, the comparison with the champion on
+    the same labelled rows is printed first; with promotion.use_shadow_quality a worse challenger
+    is refused unless --force."""
 
     def move(model: RegisteredModel, champion: str, challenger: str) -> AliasEvent:
         model.require_version(version)
         return model.promote(version, "manual", reason or "manual promotion", champion, challenger)
 
+    _check_shadow(ctx, model_name, tracking_uri, version, force)
     _move_champion(ctx, model_name, tracking_uri, move)
+
+
+def _check_shadow(
+    ctx: typer.Context, model_name: str | None, tracking_uri: str | None, version: str, force: bool
+) -> None:
+    from mlplatform.errors import BadInputError
+    from mlplatform.flows.quality import shadow_comparison
+
+    settings = load(ctx, model_name=model_name, tracking_uri=tracking_uri)
+    comparison = shadow_comparison(settings, version)
+    if comparison is None:
+        return
+    render.stdout().print(comparison.line(), markup=False)
+    promotion = settings.promotion
+    if promotion.use_shadow_quality and comparison.challenger_worse(promotion.tolerance) and not force:
+        raise BadInputError(
+            f"version {version} did worse than the champion in the shadow ({comparison.challenger:.3f} vs "
+            f"{comparison.champion:.3f} {comparison.metric})",
+            "pass --force to promote it anyway, or keep the champion",
+        )
 
 
 @app.command("rollback", epilog="Example: mlplatform model rollback --reason 'v4 misbehaves in prod'")
@@ -107,9 +133,14 @@ def _move_champion(
     move: Callable[[RegisteredModel, str, str], AliasEvent],
 ) -> None:
     """Move the champion alias under the promotion lock (as the gate does), then say so."""
+    from mlplatform.flows.events import emit
+
     model, settings = _registered(ctx, model_name, tracking_uri)
     with model.promotion_lock():
         event = move(model, settings.promotion.champion_alias, settings.promotion.challenger_alias)
+    kind = "rolled_back" if event.action == "rollback" else "promoted"
+    details = {"alias": event.alias, "previous_version": event.previous_version, "actor": event.actor}
+    emit(settings, kind, model=settings.model_name, version=event.version, details=details | {"reason": event.reason})
     previous = f" (was v{event.previous_version})" if event.previous_version else ""
     render.stdout().print(
         f"{settings.model_name}@{event.alias} -> v{event.version}{previous} "

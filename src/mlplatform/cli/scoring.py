@@ -62,6 +62,10 @@ def score(
     wait: Annotated[
         bool, typer.Option("--wait", help="If this model and date is being scored already, wait (else exit 75).")
     ] = False,
+    shadow: Annotated[
+        bool | None,
+        typer.Option("--shadow/--no-shadow", help="Also score with the challenger into variant=challenger/."),
+    ] = None,
     fail_on_drift: Annotated[
         bool | None, typer.Option("--fail-on-drift/--warn-on-drift", help="Exit 1 when a feature drifts.")
     ] = None,
@@ -82,6 +86,7 @@ def score(
         "id_column": id_column,
         "drop_columns": column_names(drop_columns),
         "drift": {"fail_on_drift": fail_on_drift},
+        "shadow": shadow,
         "wait": wait or None,
         "allow_empty": allow_empty or None,
     }
@@ -118,7 +123,22 @@ def print_scoring_summary(outcome: ScoringOutcome) -> None:
     if outcome.drift is not None:
         drifted = ", ".join(outcome.drift.drifted) or "none"
         summary.add_row("Drift", f"max PSI {outcome.drift.max_psi:.3f}; drifted: {drifted}")
+    if outcome.estimates:
+        estimate = ", ".join(f"{name} {value:.3f}" for name, value in outcome.estimates.items())
+        summary.add_row("Estimate", f"{estimate} (label-free, from calibrated probabilities)")
+    if outcome.shadow is not None:
+        summary.add_row("Shadow", _shadow_line(outcome))
     render.stdout().print(summary)
+
+
+def _shadow_line(outcome: ScoringOutcome) -> str:
+    shadow = outcome.shadow
+    assert shadow is not None
+    if shadow.outcome is not None:
+        return f"{shadow.outcome.model}: {shadow.outcome.rows:,} rows -> {shadow.outcome.output_uri}"
+    return (
+        f"not scored: {shadow.skipped}" if shadow.skipped else f"failed (the champion's output stands): {shadow.error}"
+    )
 
 
 def publish(

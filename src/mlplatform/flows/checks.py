@@ -78,6 +78,19 @@ def check_control_files(settings: Settings, clients: Clients) -> list[CheckResul
     return [CheckResult("control files", "FAIL", f"{found[0]}{more}; {fix}")]
 
 
+def check_events(settings: Settings) -> list[CheckResult]:
+    """Each event channel: how many events wait in the outbox, and its last error."""
+    from mlplatform.flows.events import statuses
+
+    results = []
+    for status in statuses(settings):
+        detail = f"{status.behind} behind"
+        if status.failures:
+            detail += f", {status.failures} failed deliveries, last: {status.last_error}"
+        results.append(CheckResult(f"events {status.channel}", "FAIL" if status.failures else "OK", detail))
+    return results
+
+
 def check_schedules(settings: Settings, now: datetime | None = None) -> list[CheckResult]:
     """Fires the scheduler should have dealt with by now (older than the grace period) but has
     no record of: the daemon was down or is stuck. Nothing to say before it ever ran here."""
@@ -122,5 +135,6 @@ def run_checks(settings: Settings, clients: Clients | None = None) -> list[Check
         *check_mlflow(settings),
         *check_sinks(settings, clients),
         *check_control_files(settings, clients),
+        *check_events(settings),
         *check_schedules(settings),
     ]

@@ -15,9 +15,10 @@ The adapters are passed in (the CLI builds them once); tests pass in-memory fake
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,18 +26,23 @@ from mlplatform import __version__
 from mlplatform.clients import Clients
 from mlplatform.config.settings import Settings
 from mlplatform.data.loading import FeatureStream
+from mlplatform.errors import MLPlatformError, ModelNotFoundError
 from mlplatform.flows.date_runs import date_run, sweep_abandoned
+from mlplatform.flows.events import emit
 from mlplatform.flows.progress import LogReporter, StepReporter
 from mlplatform.flows.publish import publish_committed
 from mlplatform.flows.scoring_batches import score_batches
 from mlplatform.flows.scoring_commit import check_drift, check_not_empty, commit_stores, finish_and_record, manifest
 from mlplatform.flows.scoring_input import compiled_if_worth_it, open_input, resolve_model
 from mlplatform.flows.setup import open_mlflow
+from mlplatform.layout import CHAMPION
 from mlplatform.registry.mlflow import Mlflow, ResolvedModel, RunLogger
 from mlplatform.scoring.drift import DriftReport
 from mlplatform.scoring.messages import RunStamp
 from mlplatform.scoring.summary import RunCounts
 from mlplatform.sinks import Publisher, Sink, SinkResult, build_sinks
+
+log = logging.getLogger(__name__)
 
 STORAGE = "storage"  # FileSink's name: its section holds the output URI
 
@@ -55,6 +61,9 @@ class ScoringOutcome:
     class_counts: dict[str, int]  # classification
     prediction_stats: dict[str, float]  # regression: mean, min, max of the predicted values
     source: str
+    variant: str = CHAMPION
+    estimates: dict[str, float] = field(default_factory=dict)  # label-free: expected accuracy, macro F1
+    shadow: ShadowOutcome | None = None
 
     @property
     def rows_per_second(self) -> float:
@@ -78,46 +87,144 @@ def run_scoring(
     sinks: Sequence[Sink | Publisher] | None = None,
     mlflow: Mlflow | None = None,
 ) -> ScoringOutcome:
-    """Score the date's input with the settings' model into `sinks` (default: `build_sinks`).
-    One run per model, date (and shard) at a time in a state directory (`date_runs`)."""
+    """Score the date's input with the settings' model into `sinks` (default: `build_sinks`), then,
+    with `inference.shadow`, with the challenger into its own variant. One run per model, date
+    (and shard) at a time in a state directory (`date_runs`)."""
     with date_run(settings, logical_date):
-        started = time.perf_counter()
         progress = progress or LogReporter()
         clients = clients or Clients()
         mlflow = mlflow or open_mlflow(settings)
-        model = resolve_model(mlflow, settings, progress)
+        scoring = _Scoring(settings, logical_date, progress, clients, mlflow)
+        try:
+            outcome = scoring.score(settings.model_uri, CHAMPION, sinks)
+        except Exception as exc:
+            scoring.failed(CHAMPION, exc)
+            raise
+        scoring.committed(outcome)
+        if settings.inference.shadow:
+            outcome = replace(outcome, shadow=scoring.shadow())
+    return outcome
+
+
+@dataclass(frozen=True)
+class ShadowOutcome:
+    """The challenger's run beside the champion's: its outcome, or why there is none."""
+
+    outcome: ScoringOutcome | None = None
+    skipped: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class _Scoring:
+    settings: Settings
+    logical_date: str
+    progress: StepReporter
+    clients: Clients
+    mlflow: Mlflow
+
+    def score(self, model_uri: str, variant: str, sinks: Sequence[Sink | Publisher] | None) -> ScoringOutcome:
+        settings, logical_date, progress, clients = self.settings, self.logical_date, self.progress, self.clients
+        started = time.perf_counter()
+        model = resolve_model(self.mlflow, settings, progress, model_uri)
         with progress.step("Open input"):
             stream = open_input(settings, model, logical_date, clients)
         model = compiled_if_worth_it(settings, model, stream.total_rows, progress)
-        stores, publishers = _connect(list(sinks) if sinks is not None else build_sinks(settings, clients), progress)
+        if sinks is None:
+            sinks = build_sinks(settings, clients, None if variant == CHAMPION else variant)
+        stores, publishers = _connect(list(sinks), progress)
         sweep_abandoned(settings, logical_date, stores)
-        name, tags = f"score-{logical_date}", _tags(settings, model, logical_date)
-        with mlflow.tracking.run(settings.inference_experiment, name, tags) as run:
+        name, tags = f"score-{logical_date}", _tags(settings, model, logical_date, variant)
+        with self.mlflow.tracking.run(settings.inference_experiment, name, tags) as run:
             run.log_params(_run_params(settings, model, stream, logical_date, publishers))
             scored_at = datetime.now(UTC).isoformat(timespec="seconds")
             stamp = RunStamp(
-                logical_date, run.run_id, model.name or settings.model_name, model.version or "", model.uri, scored_at
+                logical_date,
+                run.run_id,
+                model.name or settings.model_name,
+                model.version or "",
+                model.uri,
+                scored_at,
+                None if variant == CHAMPION else variant,
             )
             staged = _Staged(settings, model, stream, stamp, stores, publishers, progress, started)
-            counts, results, drift = staged.score_and_commit(run, mlflow.tracking_uri)
+            counts, results, drift = staged.score_and_commit(run, self.mlflow.tracking_uri)
             output_uri = str(results[STORAGE].section["uri"])
             run.set_tags({"output_uri": output_uri})
             if publishers:
                 results |= _publish(run, clients, output_uri, publishers, progress)
-    return ScoringOutcome(
-        run_id=run.run_id,
-        logical_date=logical_date,
-        model=model.label,
-        model_version=model.version,
-        rows=counts.rows,
-        bad_rows=counts.bad_rows,
-        seconds=time.perf_counter() - started,
-        sinks=results,
-        drift=drift,
-        class_counts=counts.class_counts(),
-        prediction_stats=counts.prediction_stats(),
-        source=stream.source,
-    )
+        return ScoringOutcome(
+            run_id=run.run_id,
+            logical_date=logical_date,
+            model=model.label,
+            model_version=model.version,
+            rows=counts.rows,
+            bad_rows=counts.bad_rows,
+            seconds=time.perf_counter() - started,
+            sinks=results,
+            drift=drift,
+            class_counts=counts.class_counts(),
+            prediction_stats=counts.prediction_stats(),
+            source=stream.source,
+            variant=variant,
+            estimates=counts.estimates(),
+        )
+
+    def shadow(self) -> ShadowOutcome:
+        """The challenger on the same input; its failure is logged and counted, never raised."""
+        alias = self.settings.promotion.challenger_alias
+        uri = f"models:/{self.settings.model_name}@{alias}"
+        try:
+            outcome = self.score(uri, alias, None)
+        except ModelNotFoundError as exc:
+            log.info("no shadow scoring: %s", exc.headline)
+            return ShadowOutcome(skipped=exc.headline)
+        except Exception as exc:  # noqa: BLE001 - the shadow part fails alone
+            log.warning("shadow scoring with %s failed (the champion's output stands): %s", uri, exc)
+            self.failed(alias, exc)
+            return ShadowOutcome(error=str(exc))
+        self.committed(outcome)
+        return ShadowOutcome(outcome)
+
+    def committed(self, outcome: ScoringOutcome) -> None:
+        details: dict[str, Any] = {"variant": outcome.variant, "rows": outcome.rows, "bad_rows": outcome.bad_rows}
+        details |= {"output_uri": outcome.output_uri, "inference_run_id": outcome.run_id}
+        date, name, version = self.logical_date, self.settings.model_name, outcome.model_version
+        emit(
+            self.settings,
+            "scoring_committed",
+            model=name,
+            version=version,
+            date=date,
+            details=details,
+            clients=self.clients,
+        )
+        if outcome.drift is not None and outcome.drift.drifted:
+            drifted = {
+                "variant": outcome.variant,
+                "features": list(outcome.drift.drifted),
+                "max_psi": outcome.drift.max_psi,
+            }
+            emit(
+                self.settings,
+                "drift_detected",
+                model=name,
+                version=version,
+                date=date,
+                details=drifted,
+                clients=self.clients,
+            )
+
+    def failed(self, variant: str, exc: BaseException) -> None:
+        error = exc.headline if isinstance(exc, MLPlatformError) else f"{type(exc).__name__}: {exc}"
+        emit(
+            self.settings,
+            "scoring_failed",
+            model=self.settings.model_name,
+            date=self.logical_date,
+            details={"variant": variant, "error": error},
+            clients=self.clients,
+        )
 
 
 @dataclass(frozen=True)
@@ -146,7 +253,7 @@ class _Staged:
             check_not_empty(counts, self.stream, self.stamp.run_date, settings.inference.allow_empty)
             results, drift = finish_and_record(run, stores, counts, model, time.perf_counter() - self.started)
             check_drift(drift, settings.inference.drift.fail_on_drift)
-            body = manifest(settings, model, self.stream, self.stamp, counts, tracking_uri, self.publishers)
+            body = manifest(settings, model, self.stream, self.stamp, counts, drift, tracking_uri, self.publishers)
             commit_stores(stores, body, results, self.progress)
         except BaseException:
             for sink in stores:
@@ -174,8 +281,9 @@ def _publish(
     return published
 
 
-def _tags(settings: Settings, model: ResolvedModel, logical_date: str) -> dict[str, str]:
+def _tags(settings: Settings, model: ResolvedModel, logical_date: str, variant: str) -> dict[str, str]:
     return {
+        "variant": variant,
         "mlplatform.pipeline": "inference",
         "mlplatform.version": __version__,
         "mlplatform.env": settings.env,

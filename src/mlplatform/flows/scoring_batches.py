@@ -12,6 +12,7 @@ from mlplatform.config.settings import Settings
 from mlplatform.data.loading import FeatureStream
 from mlplatform.errors import DataError
 from mlplatform.flows.progress import StepReporter
+from mlplatform.monitoring.estimate import ExpectedConfusion
 from mlplatform.plots import warm_plotting
 from mlplatform.registry.mlflow import ResolvedModel
 from mlplatform.scoring.batch import ScoredBatch, UniqueIds, accepts_missing, score_batch, task_of
@@ -34,7 +35,9 @@ def new_counts(settings: Settings, model: ResolvedModel) -> RunCounts:
         threading.Thread(target=warm_plotting, name="warm-matplotlib", daemon=True).start()
     else:
         log.warning("model %s has no training profile: no drift report", model.label)
-    return RunCounts(classes, drift)
+    calibration = (model.profile or {}).get("calibration")
+    expected = ExpectedConfusion(calibration) if classes and calibration else None
+    return RunCounts(classes, drift, expected)
 
 
 def score_batches(

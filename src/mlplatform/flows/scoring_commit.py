@@ -22,7 +22,7 @@ from mlplatform.registry.mlflow import ResolvedModel, RunLogger
 from mlplatform.scoring.batch import task_of
 from mlplatform.scoring.drift import DriftReport
 from mlplatform.scoring.messages import SCHEMA_VERSION, RunStamp
-from mlplatform.scoring.summary import RunCounts, run_metrics
+from mlplatform.scoring.summary import RunCounts, monitoring_section, run_metrics
 from mlplatform.sinks import Publisher, Sink, SinkResult
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,7 @@ def manifest(
     stream: FeatureStream,
     stamp: RunStamp,
     counts: RunCounts,
+    drift: DriftReport | None,
     tracking_uri: str,
     publishers: Sequence[Publisher],
 ) -> dict[str, Any]:
@@ -106,6 +107,7 @@ def manifest(
     return {
         "schema_version": SCHEMA_VERSION,
         "run_date": stamp.run_date,
+        "variant": stamp.variant,
         "scored_at": stamp.scored_at,
         "features": model.feature_names,
         "classes": [str(label) for label in model.model.classes_] if classification else [],
@@ -119,6 +121,7 @@ def manifest(
         "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "mlplatform_version": __version__,
         "publish_to": {p.name: _destination(settings, p.name) for p in publishers},
+        "monitoring": monitoring_section(counts, drift),
     }
 
 

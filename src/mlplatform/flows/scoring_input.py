@@ -21,10 +21,10 @@ from mlplatform.scoring.schema import check_input_schema
 log = logging.getLogger(__name__)
 
 
-def resolve_model(mlflow: Mlflow, settings: Settings, progress: StepReporter) -> ResolvedModel:
-    """The model the settings name, loaded and verified, its estimator set to the predict threads."""
+def resolve_model(mlflow: Mlflow, settings: Settings, progress: StepReporter, uri: str) -> ResolvedModel:
+    """The model at `uri`, loaded and verified, its estimator set to the predict threads."""
     with progress.step("Resolve model"):
-        model = mlflow.loader.resolve(settings.model_uri)
+        model = mlflow.loader.resolve(uri)
         # the estimator's threads only: a ColumnTransformer with n_jobs would start worker processes
         jobs = [key for key in model.model.get_params() if key in ("n_jobs", "model__n_jobs")]
         model.model.set_params(**dict.fromkeys(jobs, settings.inference.predict_jobs))

@@ -24,9 +24,11 @@ from mlplatform.data.loading import BUILTIN_IRIS, IRIS_TARGET, load_frame
 from mlplatform.data.profile import build_profile, data_report_markdown
 from mlplatform.data.validation import Task, TrainingData, validate_holdout, validate_training_frame
 from mlplatform.errors import ConfigError
+from mlplatform.flows.events import emit
 from mlplatform.flows.progress import LogReporter, StepReporter
 from mlplatform.flows.setup import model_params, model_spec, open_mlflow
 from mlplatform.models import Hyperparameters, ModelSpec
+from mlplatform.monitoring.estimate import fit_calibration
 from mlplatform.plots import confusion_matrix_png, feature_importance_png, predicted_vs_actual_png, residuals_png
 from mlplatform.registry.history import AliasEvent
 from mlplatform.registry.mlflow import PROFILE_ARTIFACT, LoggedModel, Mlflow
@@ -101,6 +103,7 @@ def run_training(
         version = mlflow.model.register(logged_model, run_id, version_tags, description=description)
     with progress.step("Promotion gate"):
         decision, event = _promotion_gate(settings, mlflow, version, trained, metric)
+    _emit_training_events(settings, version, run_id, metrics, decision, event, clients)
 
     return TrainingOutcome(
         run_id=run_id,
@@ -235,6 +238,27 @@ def _promotion_gate(
     return decision, event
 
 
+def _emit_training_events(
+    settings: Settings,
+    version: str,
+    run_id: str,
+    metrics: dict[str, float],
+    decision: PromotionDecision,
+    event: AliasEvent,
+    clients: Clients,
+) -> None:
+    name = settings.model_name
+    registered = {"run_id": run_id, "metrics": {k: v for k, v in metrics.items() if not k.startswith("f1_class_")}}
+    emit(settings, "version_registered", model=name, version=version, details=registered, clients=clients)
+    gate = {"promote": decision.promote, "reason": decision.reason, "alias": event.alias}
+    emit(settings, "gate_decided", model=name, version=version, details=gate | decision.as_tags(), clients=clients)
+    if decision.promote:
+        moved = {"alias": event.alias, "previous_version": event.previous_version, "actor": event.actor}
+        emit(
+            settings, "promoted", model=name, version=version, details=moved | {"reason": event.reason}, clients=clients
+        )
+
+
 def write_training_artifacts(folder: Path, trained: Trained, id_column: str | None) -> None:
     """Plots, feature importances, the profile of the rows the model was fit on (the baseline
     the inference drift check compares against) and a data report people can read."""
@@ -255,6 +279,10 @@ def write_training_artifacts(folder: Path, trained: Trained, id_column: str | No
     ).to_csv(folder / "feature_importance.csv", index=False)
     profile = build_profile(holdout.x_train, data.plan.kinds, holdout.y_train, data.task, target=data.target,
                             id_column=id_column, ignored=list(data.plan.dropped))  # fmt: skip
+    if data.task == "classification":  # the label-free estimate's calibration (monitoring.estimate)
+        classes = list(trained.model.classes_)
+        truth = pd.Categorical(holdout.y_test, categories=classes).codes
+        profile["calibration"] = fit_calibration(trained.model.predict_proba(holdout.x_test), truth)
     (folder / PROFILE_ARTIFACT).write_text(json.dumps(profile, indent=1, default=str))
     (folder / "profile" / "data_report.md").write_text(data_report_markdown(profile, data.plan.dropped))
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from mlplatform.monitoring.estimate import ExpectedConfusion
 from mlplatform.scoring.batch import ScoredBatch
 from mlplatform.scoring.drift import DriftAccumulator, DriftReport
 
@@ -20,6 +21,7 @@ class RunCounts:
 
     classes: list[Any]  # empty for a regressor
     drift: DriftAccumulator | None
+    expected: ExpectedConfusion | None = None  # classification with a calibration: the label-free estimate
     rows: int = 0
     bad_rows: int = 0
     per_class: np.ndarray | None = None
@@ -39,6 +41,12 @@ class RunCounts:
             self.high = max(self.high, float(scored.predicted.max()))
         if self.drift is not None:
             self.drift.update(scored.features)
+        if self.expected is not None and scored.probabilities is not None:
+            self.expected.add(scored.probabilities, scored.predicted)
+
+    def estimates(self) -> dict[str, float]:
+        """Expected accuracy and macro F1 from calibrated probabilities (`monitoring.estimate`)."""
+        return self.expected.estimates() if self.expected is not None else {}
 
     def class_counts(self) -> dict[str, int]:
         values = self.per_class if self.per_class is not None else np.zeros(len(self.classes), dtype=int)
@@ -64,6 +72,7 @@ def run_metrics(
     }
     metrics |= {f"class_fraction_{label}": n / scored for label, n in counts.class_counts().items()}
     metrics |= counts.prediction_stats()
+    metrics |= {f"estimated_{name}": value for name, value in counts.estimates().items()}
     metrics |= dict(sink_metrics)
     if drift is not None:
         metrics |= {f"psi_{f.feature}": f.psi for f in drift.features}
@@ -71,3 +80,12 @@ def run_metrics(
         metrics |= {f"unseen_{f.feature}": f.unseen for f in drift.features if f.kind == "categorical"}
         metrics |= {"drift_max_psi": drift.max_psi, "drifted_features": len(drift.drifted)}
     return metrics
+
+
+def monitoring_section(counts: RunCounts, drift: DriftReport | None) -> dict[str, Any]:
+    """What the closed loop reads back from a committed date without MLflow: the drifted
+    features and the label-free estimate."""
+    section: dict[str, Any] = {"estimate": counts.estimates()}
+    if drift is not None:
+        section |= {"drifted": list(drift.drifted), "max_psi": drift.max_psi}
+    return section

@@ -95,6 +95,7 @@ class CommittedOutput:
             str(model.get("version") or ""),
             str(model.get("uri") or ""),
             str(self.manifest.get("scored_at", "")),
+            self.manifest.get("variant"),
         )
 
     @property

@@ -237,9 +237,17 @@ class FileSink(Sink):
     writes_manifest = True
 
     def __init__(
-        self, clients: Clients, data_root: str, project: str, model: str, fmt: Format, shard: str | None = None
+        self,
+        clients: Clients,
+        data_root: str,
+        project: str,
+        model: str,
+        fmt: Format,
+        shard: str | None = None,
+        variant: str | None = None,
     ) -> None:
         self.clients = clients
+        self.variant = variant
         self.data_root = data_root
         self.project = project
         self.model = model
@@ -249,7 +257,7 @@ class FileSink(Sink):
         self.columns: dict[str, str] = {}
 
     def check(self) -> str:
-        target = model_folder(self.data_root, self.project, self.model)
+        target = model_folder(self.data_root, self.project, self.model, variant=self.variant)
         probe = ObjectStore(self.clients, target, trusted=self.data_root)
         relative = f"_check/{uuid.uuid4().hex}"
         try:
@@ -261,7 +269,8 @@ class FileSink(Sink):
         return f"{target} is writable"
 
     def open(self, stamp: RunStamp) -> None:
-        folder = date_folder(self.data_root, self.project, stamp.model_name or self.model, stamp.run_date)
+        model = stamp.model_name or self.model
+        folder = date_folder(self.data_root, self.project, model, stamp.run_date, variant=self.variant)
         self.writer = DatePartitionWriter(
             self.clients, folder, self.fmt, stamp.inference_run_id, self.shard, trusted=self.data_root
         )
@@ -289,7 +298,7 @@ class FileSink(Sink):
             self.writer.abort()
 
     def sweep(self, idle: Callable[[dict[str, Any]], bool]) -> list[str]:
-        prefix = model_folder(self.data_root, self.project, self.model)
+        prefix = model_folder(self.data_root, self.project, self.model, variant=self.variant)
         return guarded(
             prefix, "remove abandoned runs", lambda: sweep_abandoned(self.clients, prefix, idle, self.data_root)
         )

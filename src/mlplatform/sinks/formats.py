@@ -55,13 +55,16 @@ def read_part(source: Any, fmt: str, columns: dict[str, str], batch_rows: int) -
             yield pa.array(lines[start : start + batch_rows], pa.string())
 
 
-def document_keys(documents: pa.Array) -> list[str]:
-    """The `prediction_id` of each JSON document, parsed by Arrow's JSON reader (other fields
-    are skipped, not converted)."""
+def document_fields(documents: pa.Array, schema: pa.Schema) -> pa.Table:
+    """Top-level fields of JSON documents, parsed by Arrow's JSON reader (other fields are
+    skipped, not converted)."""
     import pyarrow.json as pajson
 
     body = pa.py_buffer(("\n".join(documents.to_pylist()) + "\n").encode())
-    schema = pa.schema([("prediction_id", pa.string())])
     options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
-    table = pajson.read_json(pa.BufferReader(body), parse_options=options)
-    return table.column("prediction_id").to_pylist()
+    return pajson.read_json(pa.BufferReader(body), parse_options=options)
+
+
+def document_keys(documents: pa.Array) -> list[str]:
+    """The `prediction_id` of each JSON document."""
+    return document_fields(documents, pa.schema([("prediction_id", pa.string())])).column("prediction_id").to_pylist()

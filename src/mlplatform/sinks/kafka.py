@@ -18,7 +18,7 @@ from mlplatform.sinks.kafka_processes import helper_count, publish_with_helpers
 from mlplatform.sinks.kafka_producer import TrackedProducer
 
 if TYPE_CHECKING:
-    from mlplatform.config.settings import KafkaSettings
+    from mlplatform.config.inference import KafkaSettings
 
 
 class KafkaPublisher(Publisher):

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from multiprocessing.queues import Queue
     from multiprocessing.synchronize import Event
 
-    from mlplatform.config.settings import KafkaSettings
+    from mlplatform.config.inference import KafkaSettings
 
 STOPPED = "stopped: another publishing process failed"
 PARALLEL_FROM_ROWS = 200_000  # below this, starting a helper (~0.4 s) costs more than it saves

@@ -30,7 +30,7 @@ from mlplatform.errors import ConfigError, PipelineError
 from mlplatform.redact import redact_mapping
 
 if TYPE_CHECKING:
-    from mlplatform.config.settings import KafkaSettings
+    from mlplatform.config.inference import KafkaSettings
 
 log = logging.getLogger(__name__)
 PASSTHROUGH_PREFIX = "KAFKA_CONFIG_"

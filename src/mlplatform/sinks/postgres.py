@@ -31,7 +31,7 @@ from mlplatform.sinks.base import PredictionBatch, Sink, SinkResult
 if TYPE_CHECKING:
     from psycopg import Connection
 
-    from mlplatform.config.settings import PostgresSettings
+    from mlplatform.config.inference import PostgresSettings
 
 COLUMNS = (
     "model",

@@ -147,6 +147,17 @@ class RegisteredModel:
                 )
         return infos
 
+    def training_inputs(self, version: str) -> dict[str, str]:
+        """What the version was trained on: its run's `data.source` tag and `target` param."""
+        client = self.connection.client
+        with mlflow_errors(f"read the training run of version {version}", self._uri):
+            run_id = client.get_model_version(self.name, version).run_id
+            if not run_id:
+                return {}
+            run = client.get_run(run_id)
+        found = {"data.source": run.data.tags.get("data.source"), "target": run.data.params.get("target")}
+        return {key: value for key, value in found.items() if value}
+
     def require_version(self, version: str) -> None:
         from mlflow.exceptions import MlflowException
 

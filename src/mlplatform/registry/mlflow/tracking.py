@@ -51,6 +51,16 @@ class Tracking:
                     raise
                 return str(created.experiment_id)
 
+    def log_to_run(self, run_id: str, metrics: dict[str, float]) -> None:
+        """Metrics added to a run that has ended (a date's inference run, once its labels are in)."""
+        import time
+
+        from mlflow.entities import Metric
+
+        stamp = int(time.time() * 1000)
+        with mlflow_errors(f"log metrics to run {run_id}", self.connection.tracking_uri):
+            self.connection.client.log_batch(run_id, metrics=[Metric(k, v, stamp, 0) for k, v in metrics.items()])
+
     @contextlib.contextmanager
     def run(self, experiment: str, run_name: str, tags: dict[str, str]) -> Iterator[RunLogger]:
         """An active MLflow run; marked FAILED (not left RUNNING) when the block raises."""
