@@ -169,7 +169,10 @@ def test_a_pickled_model_is_refused_unless_explicitly_allowed(tmp_path, isolated
     folder = tmp_path / "pickled"
     model = DummyClassifier().fit([[0.0], [1.0]], [0, 1])
     mlflow.sklearn.save_model(model, str(folder), serialization_format="cloudpickle")
-    loader = ModelLoader(Connection(f"sqlite:///{tmp_path / 'm.db'}", tmp_path / "a", tmp_path / "locks"))
+    connection = Connection(f"sqlite:///{tmp_path / 'm.db'}", tmp_path / "a", tmp_path / "locks")
+    with pytest.raises(ModelIntegrityError, match="has no SHA-256 recorded at registration"):
+        ModelLoader(connection).load_verified(str(folder), digest=None)
+    loader = ModelLoader(connection, allow_unverified=True)  # unverified allowed: pickles still are not
     with pytest.raises(ModelIntegrityError, match="stored as cloudpickle, not skops"):
         loader.load_verified(str(folder), digest=None)
     monkeypatch.setenv("MLPLATFORM_ALLOW_PICKLE_MODELS", "true")

@@ -345,7 +345,8 @@ def test_check_reports_each_component(cli, kafka_env, monkeypatch):
     ok = cli("check")
     assert ok.exit_code == 0, ok.output
     assert [line.split()[0:2] for line in ok.output.strip().splitlines()] == [
-        ["OK", "mlflow:"], ["OK", "model:"], ["OK", "storage:"], ["OK", "kafka:"], ["SKIP", "schedule:"],
+        ["OK", "mlflow:"], ["OK", "model:"], ["OK", "storage:"], ["OK", "kafka:"], ["OK", "control"],
+        ["SKIP", "schedule:"],
     ]  # fmt: skip
 
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{free_port()}")

@@ -251,3 +251,33 @@ def test_runs_left_running_by_a_killed_daemon_are_reconciled_or_interrupted(tmp_
     assert seen == ["2026-11-20", "2026-11-21"]
     assert rows[committed].status == "succeeded" and rows[committed].mlflow_run_id == "mlflow-run"
     assert rows[killed].status == "interrupted"
+
+
+def test_the_retrain_policy_is_asked_after_each_scoring_run_and_starts_training_with_its_reason(tmp_path):
+    scheduler, runner, history, _ = make(tmp_path, "2026-11-21T05:00:00", "2026-11-23T00:00:00", [DAILY])
+    answers = iter(["retrain: realized f1_macro 0.61 on 2026-11-21 is below the reference 0.93", None])
+    scheduler.retrain_check = lambda: next(answers, None)
+    scheduler.policy_every = timedelta(days=30)  # only the runs ask, in this test
+    scheduler.run_forever()
+    assert [(p, d) for p, d, _ in runner.calls] == [
+        ("inference", "2026-11-21"),
+        ("training", "2026-11-21"),  # started by the policy right after the scoring run
+        ("inference", "2026-11-22"),
+    ]
+    policy = [r for r in history.list() if r.trigger == "policy"]
+    assert len(policy) == 1 and policy[0].detail.startswith("retrain: realized f1_macro 0.61")
+
+
+def test_the_policy_is_also_asked_between_fires_so_late_labels_count(tmp_path):
+    scheduler, runner, _, clock = make(tmp_path, "2026-11-21T07:00:00", "2026-11-21T12:00:00", [DAILY])
+    asked: list[datetime] = []
+
+    def check():
+        asked.append(clock.now())
+        return "retrain: degraded" if len(asked) == 2 else None
+
+    scheduler.retrain_check = check
+    scheduler.policy_every = timedelta(hours=1)
+    scheduler.run_forever()
+    assert [t.hour for t in asked][:3] == [8, 9, 10]
+    assert [(p, d) for p, d, _ in runner.calls] == [("training", "2026-11-21")]

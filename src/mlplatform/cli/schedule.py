@@ -102,7 +102,7 @@ def runs(
     limit: Annotated[int, typer.Option(help="Newest first, at most this many.")] = 20,
     as_json: JsonOption = False,
 ) -> None:
-    """Run history of the scheduler and backfills: status, times, errors, MLflow run ids."""
+    """Run history: scheduled, policy-triggered, backfilled and manual runs, with status and why."""
     from mlplatform.flows.scheduled import history_for
 
     records = history_for(load(ctx)).list(pipeline, limit)
@@ -123,7 +123,7 @@ def runs(
         "started",
         "ended",
         "mlflow run",
-        "error",
+        "why / error",
     )
     listing = render.table("Runs", *columns)
     for r in records:
@@ -138,7 +138,7 @@ def runs(
             r.started_at,
             r.ended_at,
             (r.mlflow_run_id or "")[:12],
-            r.error,
+            "; ".join(part for part in (r.detail, r.error) if part),
         )
         listing.add_row(*("" if c is None else str(c) for c in cells))
     render.stdout().print(listing)

@@ -91,7 +91,14 @@ def score(
         "allow_empty": allow_empty or None,
     }
     settings = load(ctx, model_name=model_name, tracking_uri=tracking_uri, inference=inference)
-    write_result(result_json, run_scoring(settings, logical_date(run_date)).run_id)
+    day = logical_date(run_date)
+    if result_json is not None:  # the scheduler runs it: its history records the run
+        write_result(result_json, run_scoring(settings, day).run_id)
+        return
+    from mlplatform.flows.scheduled import manual_run
+
+    with manual_run(settings, "inference", day, "score") as run_id:
+        run_id.append(run_scoring(settings, day).run_id)
 
 
 def run_scoring(settings: Settings, run_date: str) -> ScoringOutcome:

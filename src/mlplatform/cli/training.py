@@ -8,6 +8,7 @@ import shutil
 import sys
 import typing
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -108,7 +109,13 @@ def train(
         categorical,
         drop_unlabeled,
     )
-    write_result(result_json, run_training(settings).run_id)
+    if result_json is not None:  # the scheduler runs it: its history records the run
+        write_result(result_json, run_training(settings).run_id)
+        return
+    from mlplatform.flows.scheduled import manual_run
+
+    with manual_run(settings, "training", datetime.now(UTC).date().isoformat(), "train") as run_id:
+        run_id.append(run_training(settings).run_id)
 
 
 def run(ctx: typer.Context, run_date: DateOption = None, **train_options: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -10,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -46,6 +47,26 @@ log = logging.getLogger(__name__)
 
 def history_for(settings: Settings) -> RunHistory:
     return RunHistory(settings.state_dir / "runs.db")
+
+
+@contextlib.contextmanager
+def manual_run(settings: Settings, pipeline: Pipeline, logical_date: str, command: str) -> Iterator[list[str]]:
+    """A run someone started by hand, in the run history beside the scheduled ones (trigger
+    "manual", who and what as its detail). Yields a list to put the MLflow run id in."""
+    from mlplatform.registry.mlflow.registered import actor
+
+    history = history_for(settings)
+    row = history.start(pipeline, logical_date, None, "manual", detail=f"{actor()}: mlplatform {command}")
+    run_id: list[str] = []
+    try:
+        yield run_id
+    except MLPlatformError as exc:
+        history.finish(row, "failed", str(exc))
+        raise
+    except BaseException:
+        history.finish(row, "interrupted", "interrupted")
+        raise
+    history.finish(row, "succeeded", mlflow_run_id=run_id[0] if run_id else None)
 
 
 def jobs_for(settings: Settings) -> list[Job]:
@@ -246,7 +267,24 @@ def build_scheduler(settings: Settings, in_process: bool) -> Scheduler:
         clock=SystemClock(),
         input_check=input_readiness(settings, Clients()),
         reconcile=reconciler(settings, Clients()),
+        retrain_check=policy_check(settings),
     )
+
+
+def policy_check(settings: Settings) -> Callable[[], str | None] | None:
+    """The retrain policy as the daemon asks it: the reasons when it says retrain (None when no
+    rule is configured: the daemon then never asks)."""
+    from mlplatform.flows.retrain import explain, retrain_policy
+    from mlplatform.monitoring.policy import RetrainPolicy
+
+    if retrain_policy(settings) == RetrainPolicy():
+        return None
+
+    def check() -> str | None:
+        decision = explain(settings)
+        return decision.summary() if decision.action == "retrain" else None
+
+    return check
 
 
 @dataclass(frozen=True)

@@ -124,6 +124,7 @@ def overdue_fires(
 
 
 Reconcile = Callable[[RunRecord], "tuple[str, str | None] | None"]  # (what happened, MLflow run id)
+RetrainCheck = Callable[[], "str | None"]  # why to retrain now (the policy's reasons), or None
 
 
 @dataclass
@@ -138,6 +139,10 @@ class Scheduler:
     # Given a run left 'running' by a daemon that died: what its output shows it achieved
     # (None: nothing, it was interrupted). Called once at start.
     reconcile: Reconcile | None = None
+    # The retrain policy, asked after each scoring run and every `policy_every` (labels arrive
+    # on their own time); a reason starts a training run with trigger "policy".
+    retrain_check: RetrainCheck | None = None
+    policy_every: timedelta = timedelta(minutes=15)
     stop: threading.Event = field(default_factory=threading.Event)
 
     def run_forever(self) -> None:
@@ -165,9 +170,16 @@ class Scheduler:
                     self.stop.wait()
                     break
                 fire, job = min(due, key=lambda item: item[0])
+                policy_at = self.clock.now() + self.policy_every
+                if self.retrain_check is not None and policy_at < fire:
+                    if self.clock.sleep(self.policy_every.total_seconds(), self.stop):
+                        break
+                    self.ask_policy()
+                    continue
                 if self.clock.sleep((fire - self.clock.now()).total_seconds(), self.stop):
                     break
-                self.execute(job, fire, "schedule")
+                if self.execute(job, fire, "schedule") == "succeeded" and job.pipeline == "inference":
+                    self.ask_policy()
                 cursors[job.pipeline] = self._skip_passed(job, fire)
             event("scheduler_stopped")
 
@@ -215,8 +227,22 @@ class Scheduler:
             "run_" + status, pipeline=job.pipeline, logical_date=logical_date, scheduled_at=to_iso(fire), reason=reason
         )
 
-    def execute(self, job: Job, fire: datetime, trigger: Trigger) -> None:
-        """One scheduled run: wait for input if needed, then run with retries."""
+    def ask_policy(self) -> None:
+        """Train now when the retrain policy says so (the gate still decides promotion)."""
+        if self.retrain_check is None:
+            return
+        try:
+            reason = self.retrain_check()
+        except Exception as exc:  # noqa: BLE001 - a failing policy check must not stop the daemon
+            event("policy_failed", error=f"{type(exc).__name__}: {exc}")
+            return
+        if reason is None:
+            return
+        event("retrain_triggered", reason=reason)
+        self.run("training", logical_date_of(self.clock.now(), UTC), None, "policy", reason)
+
+    def execute(self, job: Job, fire: datetime, trigger: Trigger) -> str:
+        """One scheduled run: wait for input if needed, then run with retries; its final status."""
         logical_date = logical_date_of(fire, job.schedule.zone)
         if job.pipeline == "inference" and self.input_check is not None:
             ready, detail = self._wait_for_input(logical_date)
@@ -225,27 +251,36 @@ class Scheduler:
                     job.pipeline, logical_date, fire, trigger, "skipped", f"no input: {detail}", now=self.clock.now()
                 )
                 event("run_skipped", pipeline=job.pipeline, logical_date=logical_date, reason=f"no input: {detail}")
-                return
+                return "skipped"
+        return self.run(job.pipeline, logical_date, fire, trigger)
+
+    def run(
+        self, pipeline: Pipeline, logical_date: str, fire: datetime | None, trigger: Trigger, detail: str | None = None
+    ) -> str:
+        """A run with retries, recorded attempt by attempt; its final status."""
+        status = "failed"
         for attempt in range(1, self.config.max_retries + 2):
             started = time.perf_counter()
-            row = self.history.start(job.pipeline, logical_date, fire, trigger, attempt, now=self.clock.now())
+            row = self.history.start(
+                pipeline, logical_date, fire, trigger, attempt, now=self.clock.now(), detail=detail
+            )
             event(
                 "run_started",
-                pipeline=job.pipeline,
+                pipeline=pipeline,
                 logical_date=logical_date,
-                scheduled_at=to_iso(fire),
+                scheduled_at=to_iso(fire) if fire else "",
                 trigger=trigger,
                 attempt=attempt,
             )
             try:
-                with pipeline_lock(self.state_dir, job.pipeline):
-                    result = self.runner(job.pipeline, logical_date, self.stop)
+                with pipeline_lock(self.state_dir, pipeline):
+                    result = self.runner(pipeline, logical_date, self.stop)
             except Exception as exc:  # noqa: BLE001 - a runner crash is a failed run, not a dead daemon
                 result = RunResult("failed", f"{type(exc).__name__}: {exc}")
             self.history.finish(row, result.status, result.error, result.mlflow_run_id, now=self.clock.now())
             event(
                 "run_finished",
-                pipeline=job.pipeline,
+                pipeline=pipeline,
                 logical_date=logical_date,
                 status=result.status,
                 attempt=attempt,
@@ -253,18 +288,20 @@ class Scheduler:
                 mlflow_run_id=result.mlflow_run_id or "",
                 error=result.error or "",
             )
+            status = result.status
             if result.status != "failed" or self.stop.is_set() or attempt > self.config.max_retries:
-                return
+                return status
             delay = self.config.retry_backoff_s * 2 ** (attempt - 1)
             event(
                 "retry_scheduled",
-                pipeline=job.pipeline,
+                pipeline=pipeline,
                 logical_date=logical_date,
                 in_s=delay,
                 next_attempt=attempt + 1,
             )
             if self.clock.sleep(delay, self.stop):
-                return
+                return status
+        return status
 
     def _wait_for_input(self, logical_date: str) -> tuple[bool, str]:
         assert self.input_check is not None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -17,7 +17,7 @@ from typing import Literal
 from mlplatform.redact import redact
 
 Status = Literal["running", "succeeded", "failed", "missed", "skipped", "interrupted"]
-Trigger = Literal["schedule", "catch-up", "backfill", "manual"]
+Trigger = Literal["schedule", "catch-up", "backfill", "manual", "policy"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS runs (
     started_at TEXT,
     ended_at TEXT,
     error TEXT,
-    mlflow_run_id TEXT
+    mlflow_run_id TEXT,
+    detail TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_pipeline ON runs (pipeline, scheduled_at);
 """
@@ -50,6 +51,10 @@ class RunRecord:
     ended_at: str | None
     error: str | None
     mlflow_run_id: str | None
+    detail: str | None = None  # why it ran: the retrain policy's reasons, who started a manual run
+
+
+COLUMNS = ", ".join(field.name for field in fields(RunRecord))
 
 
 def _now() -> str:
@@ -63,6 +68,8 @@ class RunHistory:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
+            if "detail" not in {row[1] for row in db.execute("PRAGMA table_info(runs)")}:
+                db.execute("ALTER TABLE runs ADD COLUMN detail TEXT")  # history written before runs had it
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -81,12 +88,13 @@ class RunHistory:
         trigger: Trigger,
         attempt: int = 1,
         now: datetime | None = None,
+        detail: str | None = None,
     ) -> int:
         with self._connect() as db:
             cursor = db.execute(
-                "INSERT INTO runs (pipeline, logical_date, scheduled_at, trigger, attempt, status, started_at)"
-                " VALUES (?, ?, ?, ?, ?, 'running', ?)",
-                (pipeline, logical_date, _iso(scheduled_at), trigger, attempt, _iso(now) or _now()),
+                "INSERT INTO runs (pipeline, logical_date, scheduled_at, trigger, attempt, status, started_at, detail)"
+                " VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
+                (pipeline, logical_date, _iso(scheduled_at), trigger, attempt, _iso(now) or _now(), detail),
             )
             return int(cursor.lastrowid or 0)
 
@@ -128,7 +136,7 @@ class RunHistory:
         return datetime.fromisoformat(row[0]) if row and row[0] else None
 
     def list(self, pipeline: str | None = None, limit: int = 50) -> list[RunRecord]:
-        query = "SELECT * FROM runs"
+        query = f"SELECT {COLUMNS} FROM runs"
         params: tuple[object, ...] = ()
         if pipeline:
             query += " WHERE pipeline = ?"
@@ -141,10 +149,7 @@ class RunHistory:
     def running(self) -> list[RunRecord]:
         """Rows still marked running (at a daemon's start: left by one that died)."""
         with self._connect() as db:
-            rows = db.execute(
-                "SELECT id, pipeline, logical_date, scheduled_at, trigger, attempt, status, started_at, ended_at,"
-                " error, mlflow_run_id FROM runs WHERE status = 'running' ORDER BY id"
-            ).fetchall()
+            rows = db.execute(f"SELECT {COLUMNS} FROM runs WHERE status = 'running' ORDER BY id").fetchall()
         return [RunRecord(*row) for row in rows]
 
     def interrupt_running(self, now: datetime | None = None) -> int:

@@ -187,10 +187,10 @@ class RegisteredModel:
         decision still true when the alias moves (remote registries: see docs/decisions.md).
         """
         if self.lock_dir is None:
-            yield self.finish_interrupted()
+            yield self.finish_interrupted() if self.exists() else None
             return
         with exclusive_lock(self.lock_dir / f"{safe_dir(self.name)}.promotion.lock", f"a promotion of {self.name}"):
-            yield self.finish_interrupted()
+            yield self.finish_interrupted() if self.exists() else None
 
     def move_alias(self, alias: str, version: str, action: Action, reason: str) -> AliasEvent:
         """Point `alias` at `version` and record who/when/why as a registered-model tag."""
