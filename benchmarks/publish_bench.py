@@ -41,7 +41,7 @@ def publish_once(
     """One measured publish in this process, started once `ready()` returns; every message
     must be acknowledged. Returns the wall-clock span (comparable between processes)."""
     from mlplatform.clients import Clients
-    from mlplatform.config.settings import KafkaSettings
+    from mlplatform.config.inference import KafkaSettings
     from mlplatform.sinks.kafka_producer import TrackedProducer
 
     settings = KafkaSettings(bootstrap_servers=bootstrap, topic="predictions", headers=headers)
@@ -69,7 +69,7 @@ def publish_once(
 def publish_committed(bootstrap: str, folder: str, processes: int) -> dict[str, float]:
     """One measured publish of a committed date folder, as `mlplatform publish` does it."""
     from mlplatform.clients import Clients
-    from mlplatform.config.settings import KafkaSettings
+    from mlplatform.config.inference import KafkaSettings
     from mlplatform.sinks.committed import CommittedOutput
     from mlplatform.sinks.kafka import KafkaPublisher
 
