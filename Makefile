@@ -54,11 +54,14 @@ PARLIAMENT_VERSION := 1.6.4
 	$(UV) pip install --quiet --python .tools/parliament parliament==$(PARLIAMENT_VERSION) "setuptools<81"
 
 # Debian packages the tests use as a user would: kcat consumes what we publish to Kafka, the
-# PostgreSQL server backs the PostgreSQL sink's tests. Installed only when missing.
+# PostgreSQL server backs the PostgreSQL sink's tests, Chromium and its driver load the dashboard
+# and the report in a real browser. Installed only when missing.
 test-tools: .tools/checkov/bin/checkov .tools/parliament/bin/parliament
 	@missing=""; \
 	command -v kcat >/dev/null 2>&1 || missing="$$missing kcat"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null 2>&1 || missing="$$missing chromium-driver"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -25,6 +25,7 @@ SECRET_VARIABLES = (
     "AWS_SESSION_TOKEN",
     "MLPLATFORM_INFERENCE__POSTGRES__DSN",
     "MLPLATFORM_EVENTS__WEBHOOK_SECRET",
+    "MLPLATFORM_DASHBOARD_TOKEN",
 )
 SECRET_WORDS = ("password", "secret", "key", "token", "credentials", "dsn")
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@:\s]*):(?P<secret>[^/@\s]+)@")

@@ -83,9 +83,13 @@ def run_metrics(
 
 
 def monitoring_section(counts: RunCounts, drift: DriftReport | None) -> dict[str, Any]:
-    """What the closed loop reads back from a committed date without MLflow: the drifted
-    features and the label-free estimate."""
-    section: dict[str, Any] = {"estimate": counts.estimates()}
+    """What the closed loop and the dashboard read back from a committed date without MLflow: the
+    label-free estimate, the class mix (or range of values), and the drift per feature with its bins."""
+    section: dict[str, Any] = {
+        "estimate": counts.estimates(),
+        "class_counts": counts.class_counts(),
+        "prediction_stats": counts.prediction_stats(),
+    }
     if drift is not None:
-        section |= {"drifted": list(drift.drifted), "max_psi": drift.max_psi}
+        section |= {"drifted": list(drift.drifted), "max_psi": drift.max_psi, "drift": drift.as_dict()}
     return section

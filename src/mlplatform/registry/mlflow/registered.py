@@ -59,6 +59,12 @@ def actor() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
+def registered_names(connection: Connection, limit: int = 500) -> list[str]:
+    """Every registered model's name in the registry, sorted."""
+    with mlflow_errors("list the registered models", connection.tracking_uri):
+        return sorted(model.name for model in connection.client.search_registered_models(max_results=limit))
+
+
 class RegisteredModel:
     """One registered model name in one registry."""
 
