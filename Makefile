@@ -11,7 +11,7 @@ LOCK_HASH := $(shell cat uv.lock pyproject.toml 2>/dev/null | cksum | cut -d' ' 
 # Two stamps: `make run` needs the runtime dependencies only; tests and lint add the dev group.
 RUNTIME := $(VENV)/.synced-runtime-$(LOCK_HASH)
 SYNCED := $(VENV)/.synced-dev-$(LOCK_HASH)
-SYNC := UV_COMPILE_BYTECODE=1 $(UV) sync --frozen --extra aws --python $(PYTHON)
+SYNC := UV_COMPILE_BYTECODE=1 $(UV) sync --frozen --extra aws --extra stack --python $(PYTHON)
 
 .PHONY: help setup run test test-tools test-unit test-integration lint format docs bench bench-quality clean
 

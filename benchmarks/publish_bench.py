@@ -125,7 +125,7 @@ def main() -> None:
         print(json.dumps(publish_committed(bootstrap, folder, int(processes))), flush=True)
         return
 
-    from tests.support.kafka_broker import mock_broker
+    from mlplatform.devstack.kafka_broker import mock_broker
 
     folder = committed_date(args.messages, ROOT / "benchmarks" / ".state")
     variants = {

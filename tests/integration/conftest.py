@@ -82,7 +82,7 @@ def s3_bucket(s3_server: str, monkeypatch: pytest.MonkeyPatch, request: pytest.F
 @pytest.fixture
 def kafka_broker() -> Iterator[object]:
     """A Kafka-protocol broker process (librdkafka mock cluster) with a 'predictions' topic."""
-    from tests.support.kafka_broker import mock_broker
+    from mlplatform.devstack.kafka_broker import mock_broker
 
     with mock_broker({"predictions": 4}) as broker:
         yield broker

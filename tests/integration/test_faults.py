@@ -193,8 +193,8 @@ def iris_rows(count: int, *, bad_row: int | None = None, ids: bool = False) -> s
 
 def test_a_bad_row_deep_in_the_input_publishes_nothing(cli, trained, monkeypatch, isolated_env, tmp_path):
     """Scoring used to publish every batch before the bad one: 25,000 messages, then exit 2."""
+    from mlplatform.devstack.kafka_broker import mock_broker
     from tests.integration.test_scoring_sinks import topic_size
-    from tests.support.kafka_broker import mock_broker
 
     path = tmp_path / "input.csv"
     path.write_text(iris_rows(30_000, bad_row=25_000))
@@ -209,8 +209,8 @@ def test_a_bad_row_deep_in_the_input_publishes_nothing(cli, trained, monkeypatch
 
 
 def test_a_drifted_input_with_fail_on_drift_publishes_nothing(cli, trained, monkeypatch, isolated_env, tmp_path):
+    from mlplatform.devstack.kafka_broker import mock_broker
     from tests.integration.test_scoring_sinks import topic_size
-    from tests.support.kafka_broker import mock_broker
 
     path = tmp_path / "input.csv"
     path.write_text(iris_rows(2_000).replace("\n4.", "\n9."))  # sepal_length shifted far up
@@ -235,7 +235,7 @@ def test_a_message_the_producer_refuses_is_one_line_with_counts_and_its_key(
     cli, trained, monkeypatch, isolated_env, tmp_path
 ):
     """produce() raising (here: a message above message.max.bytes) used to be a traceback."""
-    from tests.support.kafka_broker import mock_broker
+    from mlplatform.devstack.kafka_broker import mock_broker
 
     body = iris_rows(100, ids=True).replace("\n60,", "\n" + "x" * 1500 + ",")
     path = tmp_path / "input.csv"
@@ -257,7 +257,7 @@ def test_a_message_the_producer_refuses_is_one_line_with_counts_and_its_key(
 def test_a_broker_refusing_the_topic_is_one_line_with_counts_and_the_first_failing_key(
     processes, cli, trained, monkeypatch, isolated_env
 ):
-    from tests.support.kafka_broker import mock_broker
+    from mlplatform.devstack.kafka_broker import mock_broker
 
     with mock_broker({"predictions": 1}, produce_errors={29: 200}) as broker:  # TOPIC_AUTHORIZATION_FAILED
         monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrap)
@@ -274,8 +274,8 @@ def test_a_broker_refusing_the_topic_is_one_line_with_counts_and_the_first_faili
 def test_a_backfill_publishes_a_committed_but_unpublished_date_without_rescoring(
     cli, trained, monkeypatch, isolated_env
 ):
+    from mlplatform.devstack.kafka_broker import mock_broker
     from tests.integration.test_scoring_sinks import topic_size
-    from tests.support.kafka_broker import mock_broker
 
     monkeypatch.setenv("KAFKA_TOPIC", "predictions")
     folder = isolated_env / "data/iris/inference-output/model=iris-model" / f"date={DATE}"

@@ -223,7 +223,7 @@ def test_broker_killed_mid_run_keeps_the_files_and_publish_resumes_without_resco
     committed = json.loads((date_folder / "_SUCCESS").read_text())
     assert committed["rows"] == rows and not (date_folder / "_PUBLISHED").exists()
 
-    from tests.support.kafka_broker import mock_broker
+    from mlplatform.devstack.kafka_broker import mock_broker
 
     with mock_broker({"predictions": 4}) as fresh:
         env["KAFKA_BOOTSTRAP_SERVERS"] = fresh.bootstrap

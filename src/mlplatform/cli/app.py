@@ -17,7 +17,7 @@ import typer
 from typer.core import TyperGroup
 
 from mlplatform import __version__
-from mlplatform.cli import config, loop, model, sagemaker, schedule, scoring, training, ui, web
+from mlplatform.cli import config, dev, loop, model, sagemaker, schedule, scoring, training, ui, web
 from mlplatform.cli.context import CliState, state
 from mlplatform.cli.logs import configure_logging
 from mlplatform.errors import MLPlatformError
@@ -98,6 +98,7 @@ app.add_typer(sagemaker.app, name="sagemaker")
 ui.register(app)
 loop.register(app)
 web.register(app)
+dev.register(app)
 
 
 def main() -> None:

@@ -60,6 +60,7 @@ def configure_logging(verbose: bool, log_format: LogFormat = "text") -> None:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # our summary names the run
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLines() if log_format == "json" else TextLines(verbose))
     handler.addFilter(RedactingFilter())
@@ -69,6 +70,9 @@ def configure_logging(verbose: bool, log_format: LogFormat = "text") -> None:
         logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.WARNING)
     # uv-made environments have no pip; MLflow warns about that on every log_model.
     logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
+    # the sagemaker-mlflow plugin (AWS extra) fails to add its headers to non-ARN tracking URIs,
+    # harmlessly, and MLflow warns on every request
+    logging.getLogger("mlflow.tracking.request_header.registry").setLevel(logging.ERROR)
     if not verbose:
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")

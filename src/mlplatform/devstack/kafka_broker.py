@@ -1,11 +1,14 @@
-"""A Kafka-protocol broker for tests and benchmarks: librdkafka's mock cluster in a child process.
+"""A Kafka-protocol broker for `mlplatform dev`, tests and benchmarks: librdkafka's mock cluster in
+a child process.
 
 The child loads the librdkafka bundled in the confluent-kafka wheel with ctypes, creates a mock
 cluster, optionally creates topics with enough partitions (the mock keeps ~5 MiB per partition
 and has no CreateTopics API), prints `BOOTSTRAP host:port` and serves until killed. Other
 processes (our producer, a consumer, kcat) connect to it over TCP on 127.0.0.1.
 
-    python -m tests.support.kafka_broker --topic predictions:8
+    python -m mlplatform.devstack.kafka_broker --topic predictions:8
+
+Not a production broker: it keeps ~5 MiB per partition in memory and ignores TLS/SASL.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import argparse
 import contextlib
 import ctypes
 import glob
-import os
 import signal
 import subprocess
 import sys
@@ -45,8 +47,11 @@ def _librdkafka() -> ctypes.CDLL:
     lib.rd_kafka_mock_topic_create.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_int]
     lib.rd_kafka_mock_push_request_errors_array.restype = None
     lib.rd_kafka_mock_push_request_errors_array.argtypes = [
-        ctypes.c_void_p, ctypes.c_int16, ctypes.c_size_t, ctypes.POINTER(ctypes.c_int)
-    ]  # fmt: skip
+        ctypes.c_void_p,
+        ctypes.c_int16,
+        ctypes.c_size_t,
+        ctypes.POINTER(ctypes.c_int),
+    ]
     return lib
 
 
@@ -69,7 +74,8 @@ def serve(brokers: int, topics: list[tuple[str, int]], produce_errors: list[tupl
     for code, count in produce_errors:  # the next `count` Produce requests fail with `code`
         errors = (ctypes.c_int * count)(*([code] * count))
         lib.rd_kafka_mock_push_request_errors_array(cluster, PRODUCE_API, count, errors)
-    print(f"BOOTSTRAP {lib.rd_kafka_mock_cluster_bootstraps(cluster).decode()}", flush=True)
+    sys.stdout.write(f"BOOTSTRAP {lib.rd_kafka_mock_cluster_bootstraps(cluster).decode()}\n")
+    sys.stdout.flush()
     signal.sigwait({signal.SIGTERM, signal.SIGINT})
 
 
@@ -91,14 +97,12 @@ def mock_broker(
 ) -> Iterator[Broker]:
     """A broker process; `produce_errors` {Kafka error code: count} fails that many Produce
     requests (e.g. {29: 100}: topic authorization failed)."""
-    args = [sys.executable, "-m", "tests.support.kafka_broker", "--brokers", str(brokers)]
+    args = [sys.executable, "-m", "mlplatform.devstack.kafka_broker", "--brokers", str(brokers)]
     for code, count in (produce_errors or {}).items():
         args += ["--produce-error", f"{code}:{count}"]
     for name, partitions in (topics or {}).items():
         args += ["--topic", f"{name}:{partitions}"]
-    root = Path(__file__).resolve().parents[2]
-    env = os.environ | {"PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, cwd=root, env=env)
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30
         line = ""
