@@ -97,7 +97,8 @@ def run_labels_add(
     mlflow: Mlflow | None = None,
 ) -> LabelsOutcome:
     clients = clients or Clients()
-    facts = model_facts(settings, mlflow or open_mlflow(settings))
+    mlflow = mlflow or open_mlflow(settings)
+    facts = model_facts(settings, mlflow)
     loaded = load_frame(input_uri, clients)
     checked = check_labels(
         loaded.frame,
@@ -124,10 +125,15 @@ def run_labels_add(
         _store(store, day, found, predictions, int(in_file[day]), (arrived, ingest, loaded.source), numeric)
         for day, (found, predictions) in sorted(matched.items())
     ]
+    touched = [result.date for result in results if result.added or result.replaced]
     for result in results:
-        if result.added or result.replaced:
+        if result.date in touched:
             details = {"labels": result.stored, "coverage": result.coverage, "source": loaded.source}
             emit(settings, "labels_added", model=facts.name, date=result.date, details=details, clients=clients)
+    if touched:  # the touched dates' realized quality, now (the dashboard reads it; the rest is cached)
+        from mlplatform.flows.quality import run_quality
+
+        run_quality(settings, start=min(touched), end=max(touched), clients=clients, mlflow=mlflow)
     return LabelsOutcome(loaded.source, facts.name, results, checked.unseen_classes)
 
 
