@@ -28,7 +28,7 @@ def test_mixed_types_train_on_the_server_and_score_raw_rows_to_files_and_kafka(
     table.loc[[4, 9], "species"] = "  "  # blank labels
     table.to_csv(tmp_path / "penguins.csv", index=False)
     refused = cli("train", "--data", str(tmp_path / "penguins.csv"), "--target", "species")
-    assert refused.exit_code == 2 and "has 2 missing or blank labels (rows 5, 10)" in refused.output
+    assert refused.exit_code == 2 and "has 2 missing or blank labels (data rows 5, 10)" in refused.output
     trained = cli("train", "--data", str(tmp_path / "penguins.csv"), "--target", "species", "--drop-unlabeled",
                   "--id-column", "penguin_id", "-p", "n_estimators=30")  # fmt: skip
     assert trained.exit_code == 0, trained.output
