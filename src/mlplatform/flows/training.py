@@ -9,7 +9,7 @@ import os
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,8 @@ from mlplatform.errors import ConfigError
 from mlplatform.flows.progress import LogReporter, StepReporter
 from mlplatform.flows.setup import model_params, model_spec, open_mlflow
 from mlplatform.models import Hyperparameters, ModelSpec
+from mlplatform.models.auto import AUTO
+from mlplatform.models.auto import choose as auto_family
 from mlplatform.plots import confusion_matrix_png, feature_importance_png, predicted_vs_actual_png, residuals_png
 from mlplatform.registry.history import AliasEvent
 from mlplatform.registry.mlflow import PROFILE_ARTIFACT, LoggedModel, Mlflow
@@ -83,7 +85,11 @@ def run_training(
             holdout = training.given_holdout(data, given)
         else:
             holdout = training.split(data, settings.test_size, getattr(params, "random_state", None))
+        spec, params, chosen = settle_family(spec, params, len(holdout.x_train))
         model, fit_seconds = training.fit(spec, params, data, holdout.x_train, holdout.y_train)
+        notes = chosen | training.training_notes(spec, params, data, model, len(holdout.x_train))
+        for name, note in notes.items():
+            log.info("%s: %s", name, note)
     with progress.step("Evaluate"):
         evaluation = training.evaluate(model, holdout.x_test, holdout.y_test, data)
         metrics = evaluation.all_metrics() | {"training_time_s": fit_seconds}
@@ -91,7 +97,7 @@ def run_training(
     mlflow = open_mlflow(settings)
     lineage = Lineage(loaded.source, dataset_digest(data), git_commit())
     with progress.step("Log run to MLflow"):
-        trained = Trained(spec, params, target, data, holdout, model, evaluation, metrics)
+        trained = Trained(spec, params, target, data, holdout, model, evaluation, metrics, notes)
         run_id, artifact_uri, logged_model = _log_training_run(settings, mlflow, trained, loaded.frame, lineage)
     with progress.step("Register model"):
         version_tags = {"data.digest": lineage.digest, "mlplatform.version": __version__}
@@ -140,6 +146,15 @@ class Trained:
     model: Any
     evaluation: training.Evaluation
     metrics: dict[str, float]
+    notes: dict[str, str] = field(default_factory=dict)  # what training decided on its own
+
+
+def settle_family(spec: ModelSpec, params: Hyperparameters, rows: int) -> tuple[ModelSpec, Any, dict[str, str]]:
+    """`--model auto`: the family for `rows` training rows, and the choice as a note."""
+    if spec.name != AUTO.name:
+        return spec, params, {}
+    chosen, chosen_params, why = auto_family(params, rows)
+    return chosen, chosen_params, {"model_family": f"auto chose {chosen.name}: {why}"}
 
 
 def _log_training_run(
@@ -169,7 +184,9 @@ def _log_training_run(
                 "task": data.task,
                 "data.categorical": len(data.plan.categorical),
                 "data.dropped_columns": ",".join(data.plan.dropped)[:490] or None,
+                "data.datetime": ",".join(data.plan.datetime)[:490] or None,
             }
+            | {f"note.{name}": note[:490] for name, note in trained.notes.items()}
         )
         run.log_metrics(trained.metrics | {"data.unlabeled_dropped": data.unlabeled_dropped})
         run.log_dataset(frame, lineage.source, _dataset_name(lineage.source), lineage.digest, trained.target)

@@ -12,7 +12,7 @@ import pandas as pd
 
 from mlplatform.data.validation import Task, TrainingData
 from mlplatform.models import Hyperparameters, ModelSpec
-from mlplatform.models.preprocessing import build_pipeline, categorical_indices
+from mlplatform.models.preprocessing import build_pipeline, categorical_indices, datetime_features, encodings
 
 # Which way is better, per metric: the promotion gate compares in this direction.
 HIGHER_IS_BETTER = {
@@ -79,13 +79,36 @@ def given_holdout(data: TrainingData, holdout: TrainingData) -> Holdout:
 def fit(
     spec: ModelSpec, params: Hyperparameters, data: TrainingData, x_train: pd.DataFrame, y_train: np.ndarray
 ) -> tuple[Any, float]:
-    """Fit preprocessing + the family's estimator as one pipeline; returns it and the seconds."""
+    """Fit preprocessing + the family's estimator as one pipeline; returns it and the seconds.
+    The family's sizes are bounded for the training split (`ModelSpec.for_rows`)."""
     plan = data.plan
+    params, _ = spec.for_rows(params, len(x_train))
     estimator = spec.build(params, data.task, categorical_indices(plan.numeric, plan.categorical))
-    model = build_pipeline(estimator, plan.numeric, plan.categorical, spec.native)
+    cap = spec.category_cap(params) if spec.category_cap is not None else None
+    model = build_pipeline(estimator, plan.numeric, plan.categorical, spec.native, plan.datetime, cap)
     started = time.perf_counter()
     model.fit(x_train, y_train)
     return model, time.perf_counter() - started
+
+
+def training_notes(
+    spec: ModelSpec, params: Hyperparameters, data: TrainingData, model: Any, rows: int
+) -> dict[str, str]:
+    """What training decided on its own, for the run and the log: dates expanded, categories
+    capped (fitted on the training split), the family's sizes bounded for `rows` rows."""
+    notes: dict[str, str] = {}
+    for name in data.plan.datetime:
+        notes[f"datetime.{name}"] = "ISO dates/times expanded to " + ", ".join(datetime_features(model, name))
+    for name, encoding in encodings(model, data.plan.categorical).items():
+        if encoding.capped:
+            notes[f"categories.{name}"] = (
+                f"{encoding.levels:,} levels in the training split: the {encoding.kept:,} most frequent "
+                "encoded on their own, the rest (and unseen values) share one 'other' level"
+            )
+    _, bounded = spec.for_rows(params, rows)
+    if bounded:
+        notes[f"{spec.name}.bounded"] = bounded
+    return notes
 
 
 def evaluate(model: Any, x_test: pd.DataFrame, y_test: np.ndarray, data: TrainingData) -> Evaluation:
