@@ -136,12 +136,12 @@ def _kind_of_text(text: pd.Series, column: pd.Series, name: str) -> tuple[Featur
                     f"fix those values, or treat the column as categories with --categorical {name}",
                 )
     rows, levels = len(text), len(distinct)
-    if rows >= MIN_ROWS_FOR_HEURISTICS and levels == rows:
-        return None, f"it looks like an identifier (a different value in every row): {_ID_HINT}"
-    wordy = bool(distinct.str.contains(r"\s", regex=True).mean() >= 0.5)
+    wordy = bool(distinct.str.contains(r"\s", regex=True).mean() >= 0.5)  # most values have spaces
     many = levels > MAX_CATEGORIES or (rows >= MIN_ROWS_FOR_HEURISTICS and levels > rows / 2)
     if many and wordy:
         return None, f"it looks like free text ({levels} distinct values in {rows} rows): drop or encode it"
+    if rows >= MIN_ROWS_FOR_HEURISTICS and levels == rows:
+        return None, f"it looks like an identifier (a different value in every row): {_ID_HINT}"
     if rows >= MIN_ROWS_FOR_HEURISTICS and levels > rows / 2:
         return None, f"it looks like an identifier ({levels} distinct values in {rows} rows): {_ID_HINT}"
     return "categorical", ""

@@ -42,8 +42,8 @@ class AutoSpec(ModelSpec):
         self, overrides: Mapping[str, Any], base: Hyperparameters | None = None, prefix: str = "hyperparameter "
     ) -> Any:
         given = {**(base.model_dump() if base is not None else {}), **overrides}
-        _family_for(given, prefix)  # every name and value must fit one family
-        return AutoParams(**given)
+        _, parsed = _family_for(given, prefix)  # every name and value must fit one family
+        return AutoParams(**{name: getattr(parsed, name) for name in given})
 
     def as_strings(self, params: Hyperparameters) -> dict[str, str]:
         """Only the hyperparameters given: the family (and its defaults) is chosen in the job."""
