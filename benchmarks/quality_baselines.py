@@ -4,8 +4,9 @@ scikit-learn pipelines, fitted and scored on the same holdout rows as `mlplatfor
 Two candidates per table, the better one is the baseline:
 - forest: median imputation, one-hot for text columns with at most 50 levels, the same
   RandomForest settings as the product (sqrt features for classes, all for quantities);
-- boosting: HistGradientBoosting with native categories (text columns with at most 255 levels).
-Both expand date columns by hand (year, month, day, hour, weekday) and leave out other text.
+- boosting: HistGradientBoosting with native categories: every text column that is not unique
+  to nearly every row, its 255 most frequent levels as codes (scikit-learn's max_categories).
+Both expand date columns by hand (year, month, day, hour, weekday).
 The forest is skipped above FOREST_MAX_ROWS training rows (minutes of fitting for no insight:
 boosting is the stronger baseline there).
 """
@@ -59,9 +60,12 @@ def _with_dates(x: pd.DataFrame) -> pd.DataFrame:
 
 
 def _columns(x: pd.DataFrame, max_levels: int) -> tuple[list[str], list[str]]:
+    """Numeric columns, and text columns with at most `max_levels` levels (and fewer than half
+    the rows: names and ids are not categories); row numbers left out."""
     numeric = [c for c in x.columns if pd.api.types.is_numeric_dtype(x[c]) and not pd.api.types.is_bool_dtype(x[c])]
     text = [c for c in x.columns if c not in numeric and c != "rownames"]
-    return [c for c in numeric if c != "rownames"], [c for c in text if x[c].nunique() <= max_levels]
+    levels = {c: x[c].nunique() for c in text}
+    return [c for c in numeric if c != "rownames"], [c for c in text if levels[c] <= min(max_levels, len(x) / 2)]
 
 
 def forest(x_train: pd.DataFrame, x_test: pd.DataFrame, y_train: Any, y_test: Any, task: str) -> Baseline | None:
@@ -96,9 +100,10 @@ def boosting(x_train: pd.DataFrame, x_test: pd.DataFrame, y_train: Any, y_test: 
     from sklearn.preprocessing import OrdinalEncoder
 
     x_train, x_test = _with_dates(x_train), _with_dates(x_test)
-    numeric, categorical = _columns(x_train, 255)
+    numeric, categorical = _columns(x_train, len(x_train))
     x_train, x_test = _as_text(x_train, categorical), _as_text(x_test, categorical)
-    encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan)
+    encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan,
+                             max_categories=255)  # fmt: skip
     preprocess = ColumnTransformer([("numeric", "passthrough", numeric), ("categorical", encoder, categorical)])
     family = HistGradientBoostingClassifier if task == "classification" else HistGradientBoostingRegressor
     indices = list(range(len(numeric), len(numeric) + len(categorical))) or None
