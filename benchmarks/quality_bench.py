@@ -100,7 +100,7 @@ class Product:
     score_seconds: float
 
 
-def with_mlplatform(frame: pd.DataFrame, dataset: Dataset, workdir: Path) -> Product:
+def with_mlplatform(frame: pd.DataFrame, dataset: Dataset, workdir: Path, flags: tuple[str, ...] = ()) -> Product:
     """`mlplatform train` then `mlplatform score` of the same raw file, as processes."""
     from mlflow import MlflowClient
 
@@ -108,7 +108,7 @@ def with_mlplatform(frame: pd.DataFrame, dataset: Dataset, workdir: Path) -> Pro
     frame.to_csv(data, index=False)
     home = workdir / "state"
     env = os.environ | {"MLPLATFORM_HOME": str(home), "MLFLOW_DISABLE_TELEMETRY": "true"}
-    train = [str(BIN / "mlplatform"), "train", "--data", str(data), "--target", dataset.target, *dataset.flags]
+    train = [str(BIN / "mlplatform"), "train", "--data", str(data), "--target", dataset.target, *dataset.flags, *flags]
     seconds = _run(train, env, dataset.name)
     client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
     version = client.get_model_version(f"{dataset.name}-model", "1")
@@ -137,14 +137,16 @@ def _run(command: list[str], env: dict[str, str], name: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="*", help="dataset names")
+    parser.add_argument("--model", help="train this family instead of the default (results: quality-FAMILY.*)")
     args = parser.parse_args()
+    flags = ("--model", args.model) if args.model else ()
     rows = []
     for dataset in DATASETS:
         if args.only and dataset.name not in args.only:
             continue
         frame = dataset.load()
         with tempfile.TemporaryDirectory(prefix=f"quality-{dataset.name}-") as tmp:
-            ours = with_mlplatform(frame, dataset, Path(tmp))
+            ours = with_mlplatform(frame, dataset, Path(tmp), flags)
         baseline, candidates = best(frame, dataset.target, dataset.task)
         row = {
             "dataset": dataset.name, "source": dataset.source, "rows": len(frame), "columns": frame.shape[1] - 1,
@@ -161,8 +163,9 @@ def main() -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "quality.json").write_text(json.dumps(rows, indent=2, ensure_ascii=False))
-    (RESULTS / "quality.md").write_text(markdown(rows))
+    name = f"quality-{args.model}" if args.model else "quality"
+    (RESULTS / f"{name}.json").write_text(json.dumps(rows, indent=2, ensure_ascii=False))
+    (RESULTS / f"{name}.md").write_text(markdown(rows))
     print(markdown(rows))
 
 

@@ -100,3 +100,11 @@ def test_datetime_features_are_profiled_reported_and_generated(traits):
     _, rows = next(generated_batches(profile, traits.feature_names, 500, 0, 500))
     generated = pd.to_datetime(rows["stamp"], format="ISO8601", utc=True)
     assert generated.notna().all() and generated.dt.year.eq(2013).all()
+
+
+def test_auto_is_settled_before_the_split_so_the_holdout_keeps_its_seed():
+    from mlplatform.flows.training import settle_family
+
+    spec, params, note = settle_family(AUTO, AUTO.parse_params({}), training.train_rows(1309, 0.2))
+    assert spec.name == "random_forest" and params.random_state == 42
+    assert note["model_family"].startswith("auto chose random_forest: 1,047 training rows")

@@ -81,11 +81,12 @@ def run_training(
         given = validate_holdout(validation.frame, target, data) if validation is not None else None
         metric = promotion_metric(settings, data.task)
     with progress.step("Train"):
+        rows = len(data.labels) if given is not None else training.train_rows(len(data.labels), settings.test_size)
+        spec, params, chosen = settle_family(spec, params, rows)  # before the split: it seeds it
         if given is not None:
             holdout = training.given_holdout(data, given)
         else:
             holdout = training.split(data, settings.test_size, getattr(params, "random_state", None))
-        spec, params, chosen = settle_family(spec, params, len(holdout.x_train))
         model, fit_seconds = training.fit(spec, params, data, holdout.x_train, holdout.y_train)
         notes = chosen | training.training_notes(spec, params, data, model, len(holdout.x_train))
         for name, note in notes.items():

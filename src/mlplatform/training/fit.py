@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -64,6 +65,11 @@ def split(data: TrainingData, test_size: float, random_state: int | None) -> Hol
         data.features, data.labels, test_size=test_size, random_state=random_state, stratify=stratify
     )
     return Holdout(x_train.reset_index(drop=True), x_test.reset_index(drop=True), y_train, y_test)
+
+
+def train_rows(rows: int, test_size: float) -> int:
+    """Rows `split` leaves for training (scikit-learn rounds the holdout up)."""
+    return rows - math.ceil(test_size * rows)
 
 
 def given_holdout(data: TrainingData, holdout: TrainingData) -> Holdout:
