@@ -164,6 +164,10 @@ def main() -> None:
         print(json.dumps(row), flush=True)
     RESULTS.mkdir(exist_ok=True)
     name = f"quality-{args.model}" if args.model else "quality"
+    if args.only and (RESULTS / f"{name}.json").exists():  # a partial run replaces its rows only
+        kept = {r["dataset"]: r for r in json.loads((RESULTS / f"{name}.json").read_text())}
+        kept |= {r["dataset"]: r for r in rows}
+        rows = [kept[d.name] for d in DATASETS if d.name in kept]
     (RESULTS / f"{name}.json").write_text(json.dumps(rows, indent=2, ensure_ascii=False))
     (RESULTS / f"{name}.md").write_text(markdown(rows))
     print(markdown(rows))

@@ -13,7 +13,7 @@ from mlplatform.data.profile import build_profile, data_report_markdown
 from mlplatform.data.validation import validate_training_frame
 from mlplatform.errors import ConfigError
 from mlplatform.models import get_spec
-from mlplatform.models.auto import AUTO, LARGE_TABLE, choose
+from mlplatform.models.auto import AUTO, CANDIDATES, LARGE_TABLE, choose
 from mlplatform.models.random_forest import ROW_CAP
 from mlplatform.training import fit as training
 from tests.support.tables import real_world_traits
@@ -73,7 +73,6 @@ def test_forests_on_large_tables_grow_each_tree_on_a_bounded_sample():
 @pytest.mark.parametrize(
     ("given", "rows", "family", "why"),
     [
-        ({}, LARGE_TABLE - 1, "random_forest", "training rows (<"),
         ({}, LARGE_TABLE, "hist_gradient_boosting", "bounded"),
         ({"n_estimators": "300"}, 500_000, "random_forest", "n_estimators belong to random_forest"),
         ({"max_iter": "50"}, 100, "hist_gradient_boosting", "max_iter belong to hist_gradient_boosting"),
@@ -81,9 +80,18 @@ def test_forests_on_large_tables_grow_each_tree_on_a_bounded_sample():
 )
 def test_auto_chooses_the_family_from_rows_or_from_the_hyperparameters_given(given, rows, family, why):
     spec, params, reason = choose(AUTO.parse_params(given), rows)
-    assert spec.name == family and why in reason
+    assert spec.name == family and why in reason and params == spec.parse_params(given)
     assert {k: str(v) for k, v in AUTO.parse_params(given).model_dump().items()} == dict(given.items())
     assert AUTO.as_strings(AUTO.parse_params(given)) == given  # SageMaker passes only what was given
+
+
+def test_auto_leaves_small_tables_to_a_comparison_on_the_training_split(traits):
+    assert choose(AUTO.parse_params({}), LARGE_TABLE - 1) is None
+    holdout = training.split(traits, 0.2, 42)
+    spec, params, why = training.race(CANDIDATES, traits, holdout.x_train, holdout.y_train, 42)
+    assert spec.name in ("random_forest", "hist_gradient_boosting") and params == spec.parse_params({})
+    assert why.startswith("4,800 training rows: f1_macro on a quarter of the training split: random_forest 0.")
+    assert "hist_gradient_boosting 0." in why
 
 
 def test_auto_refuses_hyperparameters_no_family_takes():
@@ -102,9 +110,10 @@ def test_datetime_features_are_profiled_reported_and_generated(traits):
     assert generated.notna().all() and generated.dt.year.eq(2013).all()
 
 
-def test_auto_is_settled_before_the_split_so_the_holdout_keeps_its_seed():
+def test_auto_is_settled_before_the_split_when_rows_decide():
     from mlplatform.flows.training import settle_family
 
-    spec, params, note = settle_family(AUTO, AUTO.parse_params({}), training.train_rows(1309, 0.2))
-    assert spec.name == "random_forest" and params.random_state == 42
-    assert note["model_family"].startswith("auto chose random_forest: 1,047 training rows")
+    spec, params, note = settle_family(AUTO, AUTO.parse_params({}), training.train_rows(12_600, 0.2))
+    assert spec.name == "hist_gradient_boosting" and params.random_state == 42
+    assert note["model_family"].startswith("auto chose hist_gradient_boosting: 10,080 training rows")
+    assert settle_family(AUTO, AUTO.parse_params({}), 1_047)[0] is AUTO  # the data decides, after the split

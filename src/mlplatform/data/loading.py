@@ -120,8 +120,8 @@ def as_text(dataset: ds.Dataset, columns: list[str]) -> ds.Dataset:
     import pyarrow.dataset as pads
 
     options = pacsv.ConvertOptions(column_types=dict.fromkeys(columns, pa.string()))
-    files = dataset.files  # type: ignore[attr-defined]
-    return pads.dataset(files, filesystem=dataset.filesystem, format=pads.CsvFileFormat(convert_options=options))  # type: ignore[attr-defined]
+    csv = pads.CsvFileFormat(convert_options=options)
+    return pads.dataset(dataset.files, filesystem=dataset.filesystem, format=csv)
 
 
 def load_frame(uri: str | None, clients: Clients) -> LoadedTable:

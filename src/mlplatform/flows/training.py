@@ -26,9 +26,8 @@ from mlplatform.data.validation import Task, TrainingData, validate_holdout, val
 from mlplatform.errors import ConfigError
 from mlplatform.flows.progress import LogReporter, StepReporter
 from mlplatform.flows.setup import model_params, model_spec, open_mlflow
-from mlplatform.models import Hyperparameters, ModelSpec
+from mlplatform.models import Hyperparameters, ModelSpec, auto
 from mlplatform.models.auto import AUTO
-from mlplatform.models.auto import choose as auto_family
 from mlplatform.plots import confusion_matrix_png, feature_importance_png, predicted_vs_actual_png, residuals_png
 from mlplatform.registry.history import AliasEvent
 from mlplatform.registry.mlflow import PROFILE_ARTIFACT, LoggedModel, Mlflow
@@ -86,7 +85,10 @@ def run_training(
         if given is not None:
             holdout = training.given_holdout(data, given)
         else:
-            holdout = training.split(data, settings.test_size, getattr(params, "random_state", None))
+            holdout = training.split(data, settings.test_size, getattr(params, "random_state", auto.SEED))
+        if spec.name == AUTO.name:  # a small table: the candidates compared on the training split
+            spec, params, why = training.race(auto.CANDIDATES, data, holdout.x_train, holdout.y_train, auto.SEED)
+            chosen = {"model_family": f"auto chose {spec.name}: {why}"}
         model, fit_seconds = training.fit(spec, params, data, holdout.x_train, holdout.y_train)
         notes = chosen | training.training_notes(spec, params, data, model, len(holdout.x_train))
         for name, note in notes.items():
@@ -151,10 +153,11 @@ class Trained:
 
 
 def settle_family(spec: ModelSpec, params: Hyperparameters, rows: int) -> tuple[ModelSpec, Any, dict[str, str]]:
-    """`--model auto`: the family for `rows` training rows, and the choice as a note."""
-    if spec.name != AUTO.name:
+    """`--model auto`: the family for `rows` training rows, and the choice as a note; still
+    auto when the data must decide (`training.race`)."""
+    if spec.name != AUTO.name or (choice := auto.choose(params, rows)) is None:
         return spec, params, {}
-    chosen, chosen_params, why = auto_family(params, rows)
+    chosen, chosen_params, why = choice
     return chosen, chosen_params, {"model_family": f"auto chose {chosen.name}: {why}"}
 
 
