@@ -24,7 +24,7 @@ CASES = {
     "target missing": (lambda d: ["--data", write(d, "t.csv", GOOD), "--target", "y"], "target column 'y' not found"),
     "mostly numeric feature with text": (
         lambda d: ["--data", write(d, "n.csv", GOOD.replace("\n5,2,", "\nfive,2,")), "--target", "label"],
-        "feature 'a' is mostly numbers but has text values (e.g. 'five' at row 6)",
+        "feature 'a' is mostly numbers but has text values (e.g. 'five' at data row 6)",
     ),
     "blank label": (
         lambda d: ["--data", write(d, "blank.csv", GOOD.replace(",y\n", ", \n", 1)), "--target", "label"],

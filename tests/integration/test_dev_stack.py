@@ -80,7 +80,7 @@ def test_the_local_stack_runs_train_score_publish_and_stops_clean(tmp_path):
         assert "version_registered" in types and "scoring_committed" in types
     finally:
         stack.send_signal(signal.SIGINT)
-        out, err = stack.communicate(timeout=60)
+        _, err = stack.communicate(timeout=60)
     assert stack.returncode == 0, err
     assert "Stack stopped." in err
     assert [pid for pid in servers if alive(pid)] == []

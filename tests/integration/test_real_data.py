@@ -11,7 +11,7 @@ import pyarrow.dataset as ds
 from mlflow import MlflowClient
 
 from tests.integration.test_scoring_sinks import consume_all
-from tests.support.tables import houses_like, penguins_like
+from tests.support.tables import houses_like, penguins_like, real_world_traits
 
 DATE = "2026-11-20"
 
@@ -28,7 +28,7 @@ def test_mixed_types_train_on_the_server_and_score_raw_rows_to_files_and_kafka(
     table.loc[[4, 9], "species"] = "  "  # blank labels
     table.to_csv(tmp_path / "penguins.csv", index=False)
     refused = cli("train", "--data", str(tmp_path / "penguins.csv"), "--target", "species")
-    assert refused.exit_code == 2 and "has 2 missing or blank labels (rows 5, 10)" in refused.output
+    assert refused.exit_code == 2 and "has 2 missing or blank labels (data rows 5, 10)" in refused.output
     trained = cli("train", "--data", str(tmp_path / "penguins.csv"), "--target", "species", "--drop-unlabeled",
                   "--id-column", "penguin_id", "-p", "n_estimators=30")  # fmt: skip
     assert trained.exit_code == 0, trained.output
@@ -87,3 +87,32 @@ def test_regression_with_a_second_family_side_by_side_with_iris(cli, trained, is
     assert "predicted_value" in houses and "proba_setosa" not in houses and houses["predicted_value"].gt(0).all()
     assert "predicted_class" in iris  # the second model did not replace the first one's date
     assert houses["district"].isna().any()  # generated rows keep the training share of blanks
+
+
+def test_a_raw_csv_with_every_round_two_trait_trains_with_defaults_and_scores(
+    cli, embedded_client, isolated_env, tmp_path
+):
+    """Late first values beyond the first read block, a late decimal, ZIP+4 codes with blanks and
+    leading zeros, ISO timestamps with zones, ~3,500 short codes, free text: `train` with nothing
+    but --target, then `score` of the same raw file."""
+    table = real_world_traits(13_000)  # 10,400 training rows: auto chooses boosting
+    table.to_csv(tmp_path / "traits.csv", index=False)
+    trained = cli("train", "--data", str(tmp_path / "traits.csv"), "--target", "label")
+    assert trained.exit_code == 0, trained.output
+    assert "traits-model v1 (hist_gradient_boosting" in trained.output
+
+    client = embedded_client()
+    run = client.get_run(client.get_model_version("traits-model", "1").run_id)
+    params = run.data.params
+    assert params["data.datetime"] == "stamp" and params["data.dropped_columns"] == "note"
+    assert params["note.model_family"].startswith("auto chose hist_gradient_boosting: 10,400 training rows")
+    assert "most frequent encoded on their own" in params["note.categories.tail"]
+    assert run.data.metrics["f1_macro"] > 0.8
+
+    scored = cli("score", "--model-name", "traits-model", "--input", str(tmp_path / "traits.csv"), "--date", DATE)
+    assert scored.exit_code == 0, scored.output
+    frame = pd.read_parquet(outputs(isolated_env, "traits-model"))
+    assert len(frame) == len(table) and frame["predicted_class"].notna().all()
+    assert frame["zip"].iloc[1] == "00501" and frame["citation"].iloc[-1] in ("YES", "NO")
+    agreement = (frame.sort_values("row_id")["predicted_class"].to_numpy() == table["label"].to_numpy()).mean()
+    assert agreement > 0.8

@@ -40,3 +40,28 @@ def houses_like(rows: int = 800, seed: int = 0) -> pd.DataFrame:
     frame.loc[rng.choice(rows, rows // 25, replace=False), "size_m2"] = np.nan
     frame.loc[rng.choice(rows, rows // 25, replace=False), "district"] = None
     return frame
+
+
+def real_world_traits(rows: int = 12_000, seed: int = 0) -> pd.DataFrame:
+    """Round-2 traits in one table: a yes/no column blank for the first 90% of the rows (its first
+    value lies beyond pyarrow's first 1 MB block: each row carries ~100 characters of free text),
+    whole numbers with late decimals, ZIP codes with ZIP+4 values, leading zeros and blanks, ISO
+    timestamps with zones, a short code with ~3,500 of 4,000 levels, and a label that depends on all of them."""
+    rng = np.random.default_rng(seed)
+    late = int(rows * 0.9)
+    citation = np.where(np.arange(rows) < late, "", rng.choice(["YES", "NO"], rows))
+    visits = rng.integers(0, 9, rows).astype(object)
+    visits[late + 5 :: 50] = 2.5
+    zips = rng.choice(["98126", "98108", "00501", "98126-2920", "98108-1234"], rows).astype(object)
+    zips[rng.choice(rows, rows // 50, replace=False)] = ""
+    seconds = rng.integers(0, 365 * 24 * 3600, rows)
+    stamps = pd.to_datetime(1_356_998_400 + seconds, unit="s", utc=True)
+    stamp_text = stamps.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(dtype=object)
+    stamp_text[::7] = stamps[::7].tz_convert("Europe/Berlin").strftime("%Y-%m-%d %H:%M:%S%z")
+    tails = np.array([f"N{i:04d}{'AB'[i % 2]}" for i in range(4000)])
+    tail = np.where(rng.random(rows) < 0.25, tails[rng.integers(0, 10, rows)], tails[rng.integers(0, 4000, rows)])
+    score = (stamps.hour >= 17).astype(float) + (pd.Series(zips).str.len() > 5) + (tail == tails[0]) * 0.8
+    label = np.where(score + rng.normal(0, 0.3, rows) > 0.9, "delayed", "on_time")
+    note = [f"customer wrote about order {i} and asked for a call back about the delivery window" for i in range(rows)]
+    return pd.DataFrame({"citation": citation, "visits": visits, "zip": zips, "stamp": stamp_text, "tail": tail,
+                         "note": note, "label": label})  # fmt: skip

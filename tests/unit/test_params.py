@@ -44,7 +44,7 @@ def test_unknown_name_lists_the_valid_ones_and_suggests():
     ("overrides", "in_headline", "in_fix"),
     [
         ({"criterion": "foo"}, "criterion='foo'", "'gini', 'entropy', 'log_loss'"),
-        ({"max_features": "auto"}, "max_features='auto'", "'sqrt', 'log2'"),
+        ({"max_features": "most"}, "max_features='most'", "'auto' (sqrt for classification, all for regression)"),
         ({"n_estimators": "0"}, "n_estimators='0'", "greater than or equal to 1"),
         ({"n_estimators": "many"}, "n_estimators='many'", "valid integer"),
         ({"min_samples_leaf": "-1"}, "min_samples_leaf", "greater than or equal to 1"),

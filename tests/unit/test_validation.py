@@ -44,13 +44,13 @@ def test_duplicate_column_names():
         (
             {**GOOD, "y": ["x", None, "x", "z", " ", "z"]},
             "y",
-            "'y' has 2 missing or blank labels (rows 2, 5)",
+            "'y' has 2 missing or blank labels (data rows 2, 5)",
             "--drop",
         ),
         (
             {"a": [*range(19), "red"], "y": ["x", "z"] * 10},
             "y",
-            "feature 'a' is mostly numbers but has text values (e.g. 'red' at row 20)",
+            "feature 'a' is mostly numbers but has text values (e.g. 'red' at data row 20)",
             "--categorical a",
         ),
         ({**GOOD, "y": [1.0, 2.0, 3.0, 4.0, 5.0, np.inf]}, "y", "has 1 infinite values", "fix their labels"),

@@ -36,12 +36,16 @@ def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def config_show(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """The settings after defaults < config/<env>.toml < env vars < flags, each with its source."""
     from mlplatform.flows.setup import model_params
+    from mlplatform.models import auto
 
     loaded = load_with_sources(ctx)
     settings = loaded.settings
     values = settings.model_dump(mode="json") | {"resolved_tracking_uri": redact_uri(settings.resolved_tracking_uri)}
     values["tracking_uri"] = redact_uri(values["tracking_uri"]) if values["tracking_uri"] else None
-    values["hyperparameters"] = model_params(settings).model_dump(mode="json")  # the family's defaults filled in
+    params = model_params(settings)
+    if settings.model_family == auto.AUTO.name and (choice := auto.choose(params, 0)) is not None:
+        params = choice[1]  # auto with hyperparameters: the family they belong to
+    values["hyperparameters"] = params.model_dump(mode="json")  # the family's defaults filled in
     flat = _flatten(values)
     sources = {path: loaded.source_of(path) for path in flat if path != "resolved_tracking_uri"}
     if as_json:

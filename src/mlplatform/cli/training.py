@@ -80,7 +80,10 @@ def train(
     experiment: ExperimentOption = None,
     tracking_uri: TrackingOption = None,
     model: Annotated[
-        str | None, typer.Option("--model", help="Model family: random_forest (default) or hist_gradient_boosting.")
+        str | None,
+        typer.Option(
+            "--model", help="Model family: auto (default, chosen from the data), random_forest, hist_gradient_boosting."
+        ),
     ] = None,
     task: Annotated[
         str | None, typer.Option(help="classification, regression or auto (default: guessed from the target).")

@@ -185,7 +185,10 @@ class Settings(BaseSettings):
     )
     drop_unlabeled: bool = Field(False, description="Leave out rows with a missing label (else they are an error).")
     model_family: str = Field(
-        "random_forest", min_length=1, description="Model family to train (see the hyperparameter table)."
+        "auto",
+        min_length=1,
+        description="Model family to train (see the hyperparameter table); auto = chosen from the data: "
+        "random_forest below 10,000 training rows, hist_gradient_boosting from there.",
     )
     hyperparameters: dict[str, Any] = Field(
         default_factory=dict,

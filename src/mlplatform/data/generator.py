@@ -3,9 +3,9 @@
 Classification: each row picks a class with the training class frequencies, then draws every
 numeric feature from that class's mean and standard deviation, clipped to the training range.
 Regression: numeric features from their training quantiles. Categorical features are drawn
-from the training category frequencies; each feature is blank in the same share of rows as in
-training. Batches are generated one at a time (bounded memory) from a seed and the batch's
-first row id.
+from the training category frequencies, dates and times (ISO text) from their quantiles; each
+feature is blank in the same share of rows as in training. Batches are generated one at a time
+(bounded memory) from a seed and the batch's first row id.
 """
 
 from __future__ import annotations
@@ -50,7 +50,9 @@ def generated_batches(
         else:
             columns |= {name: _from_quantiles(rng, size, stats[name]) for name in numeric}
         for name in feature_names:
-            if name not in columns:
+            if stats[name]["kind"] == "datetime":
+                columns[name] = _datetimes(rng, size, stats[name])
+            elif name not in columns:
                 columns[name] = _categories(rng, size, stats[name])
             _blank(rng, columns[name], stats[name].get("missing", 0.0))
         ids = np.arange(row_id_offset + start, row_id_offset + start + size, dtype=np.int64)
@@ -75,10 +77,20 @@ def _numeric_by_class(
 
 def _from_quantiles(rng: np.random.Generator, size: int, stats: dict[str, Any]) -> np.ndarray:
     """Inverse CDF through (0, min), the profile's quantiles and (1, max)."""
+    return np.round(np.interp(rng.random(size), *_cdf(stats)), DECIMALS)
+
+
+def _cdf(stats: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities, values): (0, min), the profile's quantiles, (1, max)."""
     points = sorted((float(q), v) for q, v in stats["quantiles"].items())
     cdf = np.array([0.0, *(q for q, _ in points), 1.0])
-    values = np.array([stats["min"], *(v for _, v in points), stats["max"]])
-    return np.round(np.interp(rng.random(size), cdf, values), DECIMALS)
+    return cdf, np.array([stats["min"], *(v for _, v in points), stats["max"]])
+
+
+def _datetimes(rng: np.random.Generator, size: int, stats: dict[str, Any]) -> np.ndarray:
+    """ISO text drawn through the training quantiles of the seconds since 1970 (UTC)."""
+    seconds = np.interp(rng.random(size), *_cdf(stats))
+    return pd.to_datetime(seconds.round(), unit="s", utc=True).strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(dtype=object)
 
 
 def _categories(rng: np.random.Generator, size: int, stats: dict[str, Any]) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Read tabular data from a file, a folder or an S3 prefix with pyarrow.
 
 Every read failure is turned into a DataError here, naming the file, so callers never see a
-pyarrow or S3 exception.
+pyarrow or S3 exception. CSV columns are read as text and typed from all of their values
+(`csv_types`), never from the first block pyarrow would guess from.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 
 from mlplatform.clients import Clients
 from mlplatform.data.columns import FeatureKind, category_strings
+from mlplatform.data.csv_types import numbers, typed_column, typed_table
 from mlplatform.errors import DataError
 
 if TYPE_CHECKING:
@@ -96,14 +98,30 @@ def open_dataset(uri: str, clients: Clients) -> tuple[ds.Dataset, tuple[str, ...
 
 
 def read_table(uri: str, clients: Clients) -> tuple[pa.Table, tuple[str, ...]]:
-    """Read a whole file or folder into memory (training data; inference streams instead)."""
+    """Read a whole file or folder into memory (training data; inference streams instead).
+    CSV: every column typed from all of its values."""
     import pyarrow as pa
 
     dataset, files, _ = open_dataset(uri, clients)
+    csv = file_format(files[0]) == "csv"
     try:
-        return dataset.to_table(), files
+        if not csv:
+            return dataset.to_table(), files
+        return typed_table(as_text(dataset, dataset.schema.names).to_table()), files
     except (pa.ArrowInvalid, OSError) as exc:
         raise _read_error(uri, exc, "check that the file is valid CSV with a header row, or Parquet") from None
+
+
+def as_text(dataset: ds.Dataset, columns: list[str]) -> ds.Dataset:
+    """The same CSV files with `columns` read as text: a value never fails to convert, so a late
+    first value or a late decimal cannot break the read; `csv_types` types them afterwards."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.dataset as pads
+
+    options = pacsv.ConvertOptions(column_types=dict.fromkeys(columns, pa.string()))
+    csv = pads.CsvFileFormat(convert_options=options)
+    return pads.dataset(dataset.files, filesystem=dataset.filesystem, format=csv)
 
 
 def load_frame(uri: str | None, clients: Clients) -> LoadedTable:
@@ -157,20 +175,6 @@ class FeatureStream:
     id_column: str | None = None  # the input column the row ids come from (else positions)
 
 
-def resolve_partition(uri: str, logical_date: str, clients: Clients) -> str:
-    """A partitioned root (holding `date=YYYY-MM-DD/` folders) means that date's folder."""
-    from pyarrow import fs as pafs
-
-    filesystem, path = clients.filesystem_for(uri)
-    candidate = f"{path.rstrip('/')}/date={logical_date}"
-    try:
-        if filesystem.get_file_info(candidate).type == pafs.FileType.Directory:
-            return f"{uri.rstrip('/')}/date={logical_date}"
-    except OSError:
-        pass
-    return uri
-
-
 def stream_features(
     uri: str,
     kinds: dict[str, FeatureKind],
@@ -190,15 +194,19 @@ def stream_features(
     parquet = all(file_format(f) == "parquet" for f in files)
     total = dataset.count_rows() if parquet else None  # Parquet knows; CSV would need a full read
     columns = [*kinds, *([id_column] if id_column and id_column not in kinds else [])]
+    if not parquet:
+        dataset = as_text(dataset, columns)
 
     def batches() -> Iterator[tuple[np.ndarray, pd.DataFrame]]:
         position = row_id_offset
         try:
             for batch in _rebatch(dataset.to_batches(columns=columns, batch_size=batch_size), batch_size):
                 size = batch.num_rows
-                features = model_input(batch, kinds)
+                text = (uri, position - row_id_offset + 1) if not parquet else None
+                features = model_input(batch, kinds, text)
                 if id_column:
-                    row_ids = _row_ids(batch.column(id_column), id_column, uri)
+                    ids = batch.column(id_column)
+                    row_ids = _row_ids(ids if parquet else typed_column(ids), id_column, uri)
                 else:
                     row_ids = np.arange(position, position + size, dtype=np.int64)
                 position += size
@@ -230,9 +238,13 @@ def _rebatch(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.Record
         yield from pa.Table.from_batches(pending).combine_chunks().to_batches()
 
 
-def model_input(batch: pa.RecordBatch, kinds: dict[str, FeatureKind]) -> pd.DataFrame:
+def model_input(
+    batch: pa.RecordBatch, kinds: dict[str, FeatureKind], text: tuple[str, int] | None = None
+) -> pd.DataFrame:
     """Raw Arrow columns as the model takes them: float64 numbers (NaN = missing), string
-    categories (None = missing); the same values `columns.feature_frame` gives at training."""
+    categories (None = missing); the same values `columns.feature_frame` gives at training.
+    `text` = (source, data row of the batch's first row) when the columns are CSV text: typed
+    here as training typed the file."""
     import pandas as pd
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -241,9 +253,12 @@ def model_input(batch: pa.RecordBatch, kinds: dict[str, FeatureKind]) -> pd.Data
     for name, kind in kinds.items():
         column = batch.column(name)
         if kind == "numeric":
+            if text is not None:
+                column = numbers(column, name, *text)
             columns[name] = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
         else:
-            columns[name] = pd.Series(category_strings(column).to_numpy(zero_copy_only=False), dtype=object)
+            values = typed_column(column) if text is not None else column
+            columns[name] = pd.Series(category_strings(values).to_numpy(zero_copy_only=False), dtype=object)
     return pd.DataFrame(columns)
 
 

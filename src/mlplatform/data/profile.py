@@ -55,6 +55,22 @@ def _categorical(column: pd.Series) -> dict[str, Any]:
     }
 
 
+def _datetime(column: pd.Series) -> dict[str, Any]:
+    """Dates and times (ISO text) as seconds since 1970, UTC: their range and quantiles, so rows
+    can be generated; no drift is computed on them (later dates are not drift)."""
+    instants = pd.to_datetime(column, format="ISO8601", utc=True, errors="coerce")
+    seconds = (instants.dropna() - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy()
+    if not len(seconds):
+        seconds = np.zeros(1)
+    return {
+        "kind": "datetime",
+        "missing": float(instants.isna().mean()),
+        "min": float(seconds.min()),
+        "max": float(seconds.max()),
+        "quantiles": {str(q): float(v) for q, v in zip(QUANTILES, np.quantile(seconds, QUANTILES), strict=True)},
+    }
+
+
 def build_profile(
     features: pd.DataFrame,
     kinds: dict[str, str],
@@ -72,6 +88,8 @@ def build_profile(
     for name, kind in kinds.items():
         if kind == "numeric":
             columns[name] = _numeric(features[name].to_numpy(dtype="float64"), bins)
+        elif kind == "datetime":
+            columns[name] = _datetime(features[name])
         else:
             columns[name] = _categorical(features[name])
     numeric = [name for name, kind in kinds.items() if kind == "numeric"]
@@ -144,7 +162,9 @@ def data_report_markdown(profile: dict[str, Any], dropped: dict[str, str] | None
     ]
     for name in profile["feature_names"]:
         stats = profile["features"][name]
-        if stats["kind"] == "numeric":
+        if stats["kind"] == "datetime":
+            values = f"{_iso(stats['min'])} … {_iso(stats['max'])} (expanded to year, month, day, hour, weekday)"
+        elif stats["kind"] == "numeric":
             q = stats["quantiles"]
             values = (f"min {stats['min']:.4g} · p25 {q['0.25']:.4g} · median {q['0.5']:.4g} · "
                       f"p75 {q['0.75']:.4g} · max {stats['max']:.4g}")  # fmt: skip
@@ -159,3 +179,7 @@ def data_report_markdown(profile: dict[str, Any], dropped: dict[str, str] | None
     if dropped:
         lines += ["", "Columns not used:", ""] + [f"- `{name}`: {why}" for name, why in dropped.items()]
     return "\n".join(lines) + "\n"
+
+
+def _iso(seconds: float) -> str:
+    return pd.Timestamp(seconds, unit="s", tz="UTC").isoformat()

@@ -2,7 +2,7 @@
 
 Pure: takes a pandas frame, returns model input (numeric and categorical features, missing
 values allowed), the labels and the task, or raises a DataError whose headline names the
-column (and row, 1-based over data rows) and whose fix says what to do.
+column (and "data row N": 1-based, the header not counted) and whose fix says what to do.
 """
 
 from __future__ import annotations
@@ -50,7 +50,10 @@ def validate_training_frame(
     task: TaskChoice = "auto",
     drop_unlabeled: bool = False,
 ) -> TrainingData:
-    """Every check in the order a user would fix them; the first failure is raised."""
+    """Every check in the order a user would fix them; the first failure is raised. Rows are
+    named as data rows of `frame` (1-based, the header not counted), also after unlabeled rows
+    are left out."""
+    frame = frame.reset_index(drop=True)
     _check_columns(frame, target)
     labels, keep = _clean_labels(frame[target], target, drop_unlabeled)
     frame = frame[keep]
@@ -62,8 +65,8 @@ def validate_training_frame(
     values = labels.reset_index(drop=True)
     dropped = int((~keep).sum())
     if chosen == "regression":
-        return TrainingData(features, _regression_labels(values, target, test_size), target, chosen, plan,
-                            unlabeled_dropped=dropped)  # fmt: skip
+        regression = _regression_labels(values, target, test_size, labels.index.to_numpy())
+        return TrainingData(features, regression, target, chosen, plan, unlabeled_dropped=dropped)
     classes_values = _class_labels(values)
     classes = _check_classes(classes_values, target, test_size)
     return TrainingData(features, classes_values, target, chosen, plan, classes, dropped)
@@ -100,7 +103,7 @@ def _clean_labels(column: pd.Series, target: str, drop_unlabeled: bool) -> tuple
     if missing.any() and not drop_unlabeled:
         rows = ", ".join(str(i + 1) for i in np.flatnonzero(missing)[:5])
         raise DataError(
-            f"target column {target!r} has {int(missing.sum())} missing or blank labels (rows {rows}"
+            f"target column {target!r} has {int(missing.sum())} missing or blank labels (data rows {rows}"
             f"{', ...' if missing.sum() > 5 else ''})",
             "fill in those labels, or leave the rows out with --drop-unlabeled",
         )
@@ -128,13 +131,17 @@ def infer_task(labels: pd.Series, target: str, requested: TaskChoice) -> Task:
     return "regression" if quantity else "classification"
 
 
-def _regression_labels(labels: pd.Series, target: str, test_size: float | None) -> np.ndarray:
-    """Finite numbers; with a `test_size`, enough rows to train and evaluate."""
+def _regression_labels(
+    labels: pd.Series, target: str, test_size: float | None, positions: np.ndarray | None = None
+) -> np.ndarray:
+    """Finite numbers; with a `test_size`, enough rows to train and evaluate. `positions`: the
+    0-based data row of each label (rows without a label may have been left out)."""
     values = labels.to_numpy(dtype="float64")
     bad = ~np.isfinite(values)
     if bad.any():
+        first = int(positions[np.flatnonzero(bad)[0]]) + 1 if positions is not None else _first(bad)
         raise DataError(
-            f"target column {target!r} has {int(bad.sum())} infinite values (first at row {_first(bad)})",
+            f"target column {target!r} has {int(bad.sum())} infinite values (first at data row {first})",
             "drop those rows or fix their labels",
         )
     if test_size is not None and (len(values) < 10 or math.ceil(test_size * len(values)) < 2):

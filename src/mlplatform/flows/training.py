@@ -9,7 +9,7 @@ import os
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,8 @@ from mlplatform.errors import ConfigError
 from mlplatform.flows.events import emit
 from mlplatform.flows.progress import LogReporter, StepReporter
 from mlplatform.flows.setup import model_params, model_spec, open_mlflow
-from mlplatform.models import Hyperparameters, ModelSpec
+from mlplatform.models import Hyperparameters, ModelSpec, auto
+from mlplatform.models.auto import AUTO
 from mlplatform.monitoring.estimate import fit_calibration
 from mlplatform.plots import confusion_matrix_png, feature_importance_png, predicted_vs_actual_png, residuals_png
 from mlplatform.registry.history import AliasEvent
@@ -65,8 +66,12 @@ def default_target(settings: Settings) -> str:
 
 
 def run_training(
-    settings: Settings, progress: StepReporter | None = None, clients: Clients | None = None
+    settings: Settings,
+    progress: StepReporter | None = None,
+    clients: Clients | None = None,
+    mlflow: Mlflow | None = None,
 ) -> TrainingOutcome:
+    """Train, log, register and gate one model version (the adapters are passed in by tests)."""
     progress = progress or LogReporter()
     clients = clients or Clients()
     started = time.perf_counter()
@@ -81,19 +86,15 @@ def run_training(
         given = validate_holdout(validation.frame, target, data) if validation is not None else None
         metric = promotion_metric(settings, data.task)
     with progress.step("Train"):
-        if given is not None:
-            holdout = training.given_holdout(data, given)
-        else:
-            holdout = training.split(data, settings.test_size, getattr(params, "random_state", None))
-        model, fit_seconds = training.fit(spec, params, data, holdout.x_train, holdout.y_train)
+        spec, params, holdout, model, fit_seconds, notes = _fit(settings, spec, params, data, given)
     with progress.step("Evaluate"):
         evaluation = training.evaluate(model, holdout.x_test, holdout.y_test, data)
         metrics = evaluation.all_metrics() | {"training_time_s": fit_seconds}
 
-    mlflow = open_mlflow(settings)
+    mlflow = mlflow or open_mlflow(settings)
     lineage = Lineage(loaded.source, dataset_digest(data), git_commit())
     with progress.step("Log run to MLflow"):
-        trained = Trained(spec, params, target, data, holdout, model, evaluation, metrics)
+        trained = Trained(spec, params, target, data, holdout, model, evaluation, metrics, notes)
         run_id, artifact_uri, logged_model = _log_training_run(settings, mlflow, trained, loaded.frame, lineage)
     with progress.step("Register model"):
         version_tags = {"data.digest": lineage.digest, "mlplatform.version": __version__}
@@ -122,6 +123,27 @@ def run_training(
     )
 
 
+def _fit(
+    settings: Settings, spec: ModelSpec, params: Hyperparameters, data: TrainingData, given: TrainingData | None
+) -> tuple[ModelSpec, Hyperparameters, training.Holdout, Any, float, dict[str, str]]:
+    """The family settled (auto: by size, or a race on the training split), the split, the fit,
+    and the notes the run records about choices made."""
+    rows = len(data.labels) if given is not None else training.train_rows(len(data.labels), settings.test_size)
+    spec, params, chosen = settle_family(spec, params, rows)  # before the split: it seeds it
+    if given is not None:
+        holdout = training.given_holdout(data, given)
+    else:
+        holdout = training.split(data, settings.test_size, getattr(params, "random_state", auto.SEED))
+    if spec.name == AUTO.name:  # a small table: the candidates compared on the training split
+        spec, params, why = training.race(auto.CANDIDATES, data, holdout.x_train, holdout.y_train, auto.SEED)
+        chosen = {"model_family": f"auto chose {spec.name}: {why}"}
+    model, fit_seconds = training.fit(spec, params, data, holdout.x_train, holdout.y_train)
+    notes = chosen | training.training_notes(spec, params, data, model, len(holdout.x_train))
+    for name, note in notes.items():
+        log.info("%s: %s", name, note)
+    return spec, params, holdout, model, fit_seconds, notes
+
+
 @dataclass(frozen=True)
 class Lineage:
     """Where the model came from: the data (source and content digest) and the code (commit)."""
@@ -143,6 +165,16 @@ class Trained:
     model: Any
     evaluation: training.Evaluation
     metrics: dict[str, float]
+    notes: dict[str, str] = field(default_factory=dict)  # what training decided on its own
+
+
+def settle_family(spec: ModelSpec, params: Hyperparameters, rows: int) -> tuple[ModelSpec, Any, dict[str, str]]:
+    """`--model auto`: the family for `rows` training rows, and the choice as a note; still
+    auto when the data must decide (`training.race`)."""
+    if spec.name != AUTO.name or (choice := auto.choose(params, rows)) is None:
+        return spec, params, {}
+    chosen, chosen_params, why = choice
+    return chosen, chosen_params, {"model_family": f"auto chose {chosen.name}: {why}"}
 
 
 def _log_training_run(
@@ -172,7 +204,9 @@ def _log_training_run(
                 "task": data.task,
                 "data.categorical": len(data.plan.categorical),
                 "data.dropped_columns": ",".join(data.plan.dropped)[:490] or None,
+                "data.datetime": ",".join(data.plan.datetime)[:490] or None,
             }
+            | {f"note.{name}": note[:490] for name, note in trained.notes.items()}
         )
         run.log_metrics(trained.metrics | {"data.unlabeled_dropped": data.unlabeled_dropped})
         run.log_dataset(frame, lineage.source, _dataset_name(lineage.source), lineage.digest, trained.target)

@@ -4,12 +4,13 @@ next to `random_forest.py` and one entry here."""
 from __future__ import annotations
 
 from mlplatform.errors import ConfigError
+from mlplatform.models.auto import AUTO
 from mlplatform.models.base import Hyperparameters, ModelSpec, TaskKind, parse_assignments
 from mlplatform.models.hist_gradient_boosting import HIST_GRADIENT_BOOSTING
 from mlplatform.models.random_forest import RANDOM_FOREST
 
-SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in (RANDOM_FOREST, HIST_GRADIENT_BOOSTING)}
-DEFAULT_FAMILY = RANDOM_FOREST.name
+SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in (AUTO, RANDOM_FOREST, HIST_GRADIENT_BOOSTING)}
+DEFAULT_FAMILY = AUTO.name
 
 
 def get_spec(name: str) -> ModelSpec:

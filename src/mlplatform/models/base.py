@@ -47,6 +47,15 @@ class ModelSpec:
     trusted_types: tuple[str, ...]  # what skops must trust to load a fitted model back
     native: bool = False  # takes NaN and categorical codes itself (no imputation, no one-hot)
     tasks: tuple[TaskKind, ...] = ("classification", "regression")
+    # levels a categorical feature may keep with these params (None: the preprocessing default)
+    category_cap: Callable[[Any], int] | None = None
+    # (params, training rows) -> params with sizes that depend on the data settled, and a note
+    # saying what was bounded (None if nothing): keeps training time bounded on large tables
+    bound: Callable[[Any, int], tuple[Any, str | None]] | None = None
+
+    def for_rows(self, params: Hyperparameters, rows: int) -> tuple[Any, str | None]:
+        """`params` for a training split of `rows` rows, and what was bounded (or None)."""
+        return self.bound(params, rows) if self.bound is not None else (params, None)
 
     def parse_params(
         self, overrides: Mapping[str, Any], base: Hyperparameters | None = None, prefix: str = "hyperparameter "

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +14,7 @@ import pandas as pd
 
 from mlplatform.data.validation import Task, TrainingData
 from mlplatform.models import Hyperparameters, ModelSpec
-from mlplatform.models.preprocessing import build_pipeline, categorical_indices
+from mlplatform.models.preprocessing import build_pipeline, categorical_indices, datetime_features, encodings
 
 # Which way is better, per metric: the promotion gate compares in this direction.
 HIGHER_IS_BETTER = {
@@ -66,6 +68,11 @@ def split(data: TrainingData, test_size: float, random_state: int | None) -> Hol
     return Holdout(x_train.reset_index(drop=True), x_test.reset_index(drop=True), y_train, y_test)
 
 
+def train_rows(rows: int, test_size: float) -> int:
+    """Rows `split` leaves for training (scikit-learn rounds the holdout up)."""
+    return rows - math.ceil(test_size * rows)
+
+
 def given_holdout(data: TrainingData, holdout: TrainingData) -> Holdout:
     """Train on all of `data`, evaluate on a separately supplied holdout (a validation channel)."""
     return Holdout(
@@ -79,13 +86,61 @@ def given_holdout(data: TrainingData, holdout: TrainingData) -> Holdout:
 def fit(
     spec: ModelSpec, params: Hyperparameters, data: TrainingData, x_train: pd.DataFrame, y_train: np.ndarray
 ) -> tuple[Any, float]:
-    """Fit preprocessing + the family's estimator as one pipeline; returns it and the seconds."""
+    """Fit preprocessing + the family's estimator as one pipeline; returns it and the seconds.
+    The family's sizes are bounded for the training split (`ModelSpec.for_rows`)."""
     plan = data.plan
+    params, _ = spec.for_rows(params, len(x_train))
     estimator = spec.build(params, data.task, categorical_indices(plan.numeric, plan.categorical))
-    model = build_pipeline(estimator, plan.numeric, plan.categorical, spec.native)
+    cap = spec.category_cap(params) if spec.category_cap is not None else None
+    model = build_pipeline(estimator, plan.numeric, plan.categorical, spec.native, plan.datetime, cap)
     started = time.perf_counter()
     model.fit(x_train, y_train)
     return model, time.perf_counter() - started
+
+
+def race(
+    candidates: Sequence[ModelSpec], data: TrainingData, x_train: pd.DataFrame, y_train: np.ndarray, seed: int
+) -> tuple[ModelSpec, Any, str]:
+    """The candidate (with its default hyperparameters) that scores best when fitted on 75% of
+    the training split and scored on the rest (macro F1 or R²); a tie goes to the first. The
+    holdout is never looked at."""
+    from sklearn.model_selection import train_test_split
+
+    metric = "f1_macro" if data.task == "classification" else "r2"
+    try:
+        inner = train_test_split(x_train, y_train, test_size=0.25, random_state=seed,
+                                 stratify=y_train if data.task == "classification" else None)  # fmt: skip
+    except ValueError:  # a class too small to stratify on: a plain split
+        inner = train_test_split(x_train, y_train, test_size=0.25, random_state=seed)
+    fit_x, check_x, fit_y, check_y = inner
+    scores: list[tuple[float, ModelSpec]] = []
+    for spec in candidates:
+        model, _ = fit(spec, spec.parse_params({}), data, fit_x.reset_index(drop=True), fit_y)
+        scores.append((score(model, check_x.reset_index(drop=True), check_y, data, metric), spec))
+    best = max(scores, key=lambda pair: pair[0])[1]  # max keeps the first of equals
+    board = ", ".join(f"{spec.name} {value:.3f}" for value, spec in scores)
+    why = f"{len(x_train):,} training rows: {metric} on a quarter of the training split: {board}"
+    return best, best.parse_params({}), why
+
+
+def training_notes(
+    spec: ModelSpec, params: Hyperparameters, data: TrainingData, model: Any, rows: int
+) -> dict[str, str]:
+    """What training decided on its own, for the run and the log: dates expanded, categories
+    capped (fitted on the training split), the family's sizes bounded for `rows` rows."""
+    notes: dict[str, str] = {}
+    for name in data.plan.datetime:
+        notes[f"datetime.{name}"] = "ISO dates/times expanded to " + ", ".join(datetime_features(model, name))
+    for name, encoding in encodings(model, data.plan.categorical).items():
+        if encoding.capped:
+            notes[f"categories.{name}"] = (
+                f"{encoding.levels:,} levels in the training split: the {encoding.kept:,} most frequent "
+                "encoded on their own, the rest (and unseen values) share one 'other' level"
+            )
+    _, bounded = spec.for_rows(params, rows)
+    if bounded:
+        notes[f"{spec.name}.bounded"] = bounded
+    return notes
 
 
 def evaluate(model: Any, x_test: pd.DataFrame, y_test: np.ndarray, data: TrainingData) -> Evaluation:
