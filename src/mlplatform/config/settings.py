@@ -137,7 +137,14 @@ class InferenceSettings(BaseModel):
     predict_jobs: int = Field(-1, description="Cores for predict_proba; -1 = all.")
     compile: Literal["auto", "always", "never"] = Field(
         "auto",
-        description="Compile forests to native code for scoring (needs gcc/clang); auto = from 200,000 rows.",
+        description="Compiled forests (gcc/clang): auto = the one compiled at training, else compile only when the "
+        "rows pay for the forest's compile time.",
+    )
+    daily_rows: int | None = Field(
+        None,
+        ge=1,
+        description="Rows a daily run is expected to score: training compiles the forest into the model when that "
+        "pays back. Default: inference.rows when inference.input is unset.",
     )
     shard: str | None = Field(
         None,
@@ -281,6 +288,12 @@ class Settings(BaseSettings):
         default_factory=list, description="Columns to treat as categories, e.g. integer codes."
     )
     drop_unlabeled: bool = Field(False, description="Leave out rows with a missing label (else they are an error).")
+    training_threads: int = Field(
+        0, ge=0, description="Threads for fit, evaluation and importances; 0 = the cores the load average leaves free."
+    )
+    importance_budget_s: float = Field(
+        3.0, gt=0, description="Time budget of permutation importance (repeats are cut to fit; logged)."
+    )
     model_family: str = Field(
         "random_forest", min_length=1, description="Model family to train (see the hyperparameter table)."
     )

@@ -10,6 +10,7 @@ publish is resumed from the files (`run_publish`, `mlplatform publish`) without 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -32,14 +33,15 @@ from mlplatform.clients import Clients
 from mlplatform.config.settings import Settings
 from mlplatform.data.generator import generated_batches
 from mlplatform.data.loading import FeatureStream, resolve_partition, stream_features
+from mlplatform.data.sizes import expected_rows
 from mlplatform.errors import ConfigError, DataError, PipelineError
 from mlplatform.flows.progress import LogReporter, StepReporter
 from mlplatform.flows.setup import open_mlflow
 from mlplatform.locks import RunInProgressError, exclusive_lock, is_free, process_alive
 from mlplatform.plots import drift_png, warm_plotting
 from mlplatform.registry.mlflow import ResolvedModel, RunLogger
+from mlplatform.scoring import prebuilt
 from mlplatform.scoring.batch import ScoredBatch, UniqueIds, accepts_missing, score_batch, task_of
-from mlplatform.scoring.compiled import compile_model
 from mlplatform.scoring.drift import DriftAccumulator, DriftReport
 from mlplatform.scoring.messages import SCHEMA_VERSION, RunStamp
 from mlplatform.scoring.schema import check_input_schema
@@ -155,7 +157,7 @@ def _run_scoring(
         model.model.set_params(**dict.fromkeys(jobs, settings.inference.predict_jobs))
     with progress.step("Open input"):
         stream = open_input(settings, model, logical_date, clients)
-    model = _compile(settings, model, stream.total_rows, progress)
+    model = _compile(settings, model, stream, clients, progress)
     sinks = list(sinks) if sinks is not None else build_sinks(settings, clients)
     stores = [sink for sink in sinks if isinstance(sink, Sink)]
     publishers = [sink for sink in sinks if isinstance(sink, Publisher)]
@@ -229,18 +231,17 @@ def _run_scoring(
     )
 
 
-COMPILE_FROM_ROWS = 200_000  # below this, compiling (~1 s) costs more than it saves
-
-
-def _compile(settings: Settings, model: ResolvedModel, rows: int | None, progress: StepReporter) -> ResolvedModel:
-    """The model with its forest compiled, when the run is large enough to gain from it."""
-    mode = settings.inference.compile
-    if mode == "never" or (mode == "auto" and rows is not None and rows < COMPILE_FROM_ROWS):
-        return model
+def _compile(
+    settings: Settings, model: ResolvedModel, stream: FeatureStream, clients: Clients, progress: StepReporter
+) -> ResolvedModel:
+    """The model predicting through its compiled forest when that pays (`scoring.prebuilt`)."""
     jobs = settings.inference.predict_jobs
     threads = jobs if jobs > 0 else os.cpu_count() or 1
-    with progress.step("Compile model"):
-        return replace(model, model=compile_model(model.model, settings.state_dir / "compiled", threads))
+    rows = expected_rows(stream.total_rows, settings.inference.input and stream.source, stream.files, clients)
+    choice = prebuilt.plan(model.model, model.prebuilt, rows, settings.inference.compile, threads, model.label)
+    cache = settings.state_dir / "compiled"
+    with progress.step("Compile model") if choice.action == "compile" else contextlib.nullcontext():
+        return replace(model, model=prebuilt.apply(choice, model.model, model.prebuilt, cache, threads))
 
 
 def _destination(settings: Settings, publisher: str) -> str:

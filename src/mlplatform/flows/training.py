@@ -9,13 +9,14 @@ import os
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from mlplatform import __version__
 from mlplatform.clients import Clients
@@ -24,7 +25,7 @@ from mlplatform.data.loading import BUILTIN_IRIS, IRIS_TARGET, load_frame
 from mlplatform.data.profile import build_profile, data_report_markdown
 from mlplatform.data.validation import Task, TrainingData, validate_holdout, validate_training_frame
 from mlplatform.errors import ConfigError
-from mlplatform.flows.progress import LogReporter, StepReporter
+from mlplatform.flows.progress import LogReporter, StageTimes, StepReporter
 from mlplatform.flows.setup import model_params, model_spec, open_mlflow
 from mlplatform.models import Hyperparameters, ModelSpec
 from mlplatform.plots import confusion_matrix_png, feature_importance_png, predicted_vs_actual_png, residuals_png
@@ -33,6 +34,7 @@ from mlplatform.registry.mlflow import PROFILE_ARTIFACT, LoggedModel, Mlflow
 from mlplatform.registry.promotion import PromotionDecision, decide
 from mlplatform.registry.uris import version_uri
 from mlplatform.scoring.batch import task_of
+from mlplatform.scoring.prebuilt import PREBUILT_DIR, prebuild
 from mlplatform.training import fit as training
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,7 @@ class TrainingOutcome:
     seconds: float
     task: str = "classification"
     family: str = "random_forest"
+    stages: dict[str, float] = field(default_factory=dict)  # seconds per stage (`-v` prints them)
 
 
 def default_target(settings: Settings) -> str:
@@ -68,40 +71,46 @@ def run_training(
     progress = progress or LogReporter()
     clients = clients or Clients()
     started = time.perf_counter()
+    times = StageTimes()
     spec, params = model_spec(settings), model_params(settings)
+    threads = training.threads_to_use(settings.training_threads, os.cpu_count() or 1, os.getloadavg()[0])
+    log.debug("fitting with %d thread(s) (OpenMP/BLAS, threadpoolctl)", threads)
 
-    with progress.step("Load data"):
+    with progress.step("Load data"), times.stage("load data"):
         loaded = load_frame(settings.train_data, clients)
         validation = load_frame(settings.validation_data, clients) if settings.validation_data else None
-    with progress.step("Validate data"):
+    with progress.step("Validate data"), times.stage("validate"):
         target = default_target(settings)
         data = validate(settings, loaded.frame, target)
         given = validate_holdout(validation.frame, target, data) if validation is not None else None
         metric = promotion_metric(settings, data.task)
-    with progress.step("Train"):
+    with progress.step("Train"), times.stage("fit"), threadpool_limits(threads):
         if given is not None:
             holdout = training.given_holdout(data, given)
         else:
             holdout = training.split(data, settings.test_size, getattr(params, "random_state", None))
         model, fit_seconds = training.fit(spec, params, data, holdout.x_train, holdout.y_train)
-    with progress.step("Evaluate"):
+    with progress.step("Evaluate"), times.stage("evaluate"), threadpool_limits(threads):
         evaluation = training.evaluate(model, holdout.x_test, holdout.y_test, data)
         metrics = evaluation.all_metrics() | {"training_time_s": fit_seconds}
 
-    mlflow = open_mlflow(settings)
-    lineage = Lineage(loaded.source, dataset_digest(data), git_commit())
-    with progress.step("Log run to MLflow"):
+    with times.stage("open MLflow"):
+        mlflow = open_mlflow(settings)
+        lineage = Lineage(loaded.source, dataset_digest(data), git_commit())
+    with progress.step("Log run to MLflow"), threadpool_limits(threads):
         trained = Trained(spec, params, target, data, holdout, model, evaluation, metrics)
-        run_id, artifact_uri, logged_model = _log_training_run(settings, mlflow, trained, loaded.frame, lineage)
-    with progress.step("Register model"):
+        run_id, artifact_uri, logged_model = _log_training_run(settings, mlflow, trained, loaded.frame, lineage, times)
+    with progress.step("Register model"), times.stage("register"):
         version_tags = {"data.digest": lineage.digest, "mlplatform.version": __version__}
         if lineage.commit:
             version_tags["mlplatform.git_commit"] = lineage.commit
         description = f"{spec.title} {'classifier' if data.task == 'classification' else 'regressor'} (mlplatform)."
         version = mlflow.model.register(logged_model, run_id, version_tags, description=description)
-    with progress.step("Promotion gate"):
+    with progress.step("Promotion gate"), times.stage("promotion gate"), threadpool_limits(threads):
         decision, event = _promotion_gate(settings, mlflow, version, trained, metric)
 
+    seconds = time.perf_counter() - started
+    log.debug("where train's time went: %s", times.summary(seconds))
     return TrainingOutcome(
         run_id=run_id,
         model_name=settings.model_name,
@@ -113,9 +122,10 @@ def run_training(
         artifact_uri=artifact_uri,
         data_source=loaded.source,
         rows=len(data.labels),
-        seconds=time.perf_counter() - started,
+        seconds=seconds,
         task=data.task,
         family=spec.name,
+        stages=dict(times.seconds),
     )
 
 
@@ -143,9 +153,10 @@ class Trained:
 
 
 def _log_training_run(
-    settings: Settings, mlflow: Mlflow, trained: Trained, frame: pd.DataFrame, lineage: Lineage
+    settings: Settings, mlflow: Mlflow, trained: Trained, frame: pd.DataFrame, lineage: Lineage, times: StageTimes
 ) -> tuple[str, str, LoggedModel]:
-    """One MLflow run: params, metrics, dataset lineage, plots, profile and the model."""
+    """One MLflow run: params, metrics, dataset lineage, plots, profile and the model (with its
+    forest compiled in when the expected daily volume pays for it)."""
     run_tags = {
         "mlplatform.pipeline": "training",
         "mlplatform.version": __version__,
@@ -156,29 +167,54 @@ def _log_training_run(
     if lineage.commit:
         run_tags |= {"mlplatform.git_commit": lineage.commit, "mlflow.source.git.commit": lineage.commit}
     data, holdout, model = trained.data, trained.holdout, trained.model
+    block, inner = time.perf_counter(), times.total()
     with mlflow.tracking.run(settings.experiment_name, f"train-{datetime.now(UTC):%Y%m%d-%H%M%S}", run_tags) as run:
-        run.log_params(
-            trained.params.model_dump()
-            | {
-                "model_family": trained.spec.name,
-                "test_size": settings.test_size,
-                "target": trained.target,
-                "data.rows": len(data.labels),
-                "data.features": len(data.feature_names),
-                "data.classes": len(data.classes),
-                "task": data.task,
-                "data.categorical": len(data.plan.categorical),
-                "data.dropped_columns": ",".join(data.plan.dropped)[:490] or None,
-            }
-        )
-        run.log_metrics(trained.metrics | {"data.unlabeled_dropped": data.unlabeled_dropped})
-        run.log_dataset(frame, lineage.source, _dataset_name(lineage.source), lineage.digest, trained.target)
+        with times.stage("params and metrics"):
+            run.log_params(
+                trained.params.model_dump()
+                | {
+                    "model_family": trained.spec.name,
+                    "test_size": settings.test_size,
+                    "target": trained.target,
+                    "data.rows": len(data.labels),
+                    "data.features": len(data.feature_names),
+                    "data.classes": len(data.classes),
+                    "task": data.task,
+                    "data.categorical": len(data.plan.categorical),
+                    "data.dropped_columns": ",".join(data.plan.dropped)[:490] or None,
+                }
+            )
+            run.log_metrics(trained.metrics | {"data.unlabeled_dropped": data.unlabeled_dropped})
+        with times.stage("dataset reference"):
+            run.log_dataset(frame, lineage.source, _dataset_name(lineage.source), lineage.digest, trained.target)
         with tempfile.TemporaryDirectory(prefix="mlplatform-") as tmp:
-            write_training_artifacts(Path(tmp), trained, settings.id_column)
-            run.log_artifacts(Path(tmp))
-        example_output = model.predict(holdout.x_train.head(5))
-        logged = run.log_sklearn_model(model, holdout.x_train, example_output, trained.spec.trusted_types)
+            with times.stage("permutation importance"):
+                importance = training.permutation_importance(model, holdout, data, settings.importance_budget_s)
+            with times.stage("plots and profile"):
+                write_training_artifacts(Path(tmp), trained, importance.values, settings.id_column)
+            run.log_params({"importance.rows": importance.rows, "importance.repeats": importance.repeats})
+            with times.stage("upload artifacts"):
+                run.log_artifacts(Path(tmp))
+            compiled = _prebuild(settings, model, Path(tmp) / PREBUILT_DIR, times)
+            with times.stage("log model"):
+                example_output = model.predict(holdout.x_train.head(5))
+                logged = run.log_sklearn_model(model, holdout.x_train, example_output, trained.spec.trusted_types,
+                                               compiled)  # fmt: skip
+    times.add("open/close run", time.perf_counter() - block - (times.total() - inner))
     return run.run_id, run.artifact_uri, logged
+
+
+def _prebuild(settings: Settings, model: Any, folder: Path, times: StageTimes) -> Path | None:
+    """The forest compiled for scoring, when the expected daily rows pay for it."""
+    inference = settings.inference
+    daily = inference.daily_rows or (inference.rows if not inference.input else None)
+    jobs = inference.predict_jobs
+    with times.stage("compile forest"):
+        why_not = prebuild(model, folder, daily, jobs if jobs > 0 else os.cpu_count() or 1)
+    if why_not is not None:
+        log.debug("the forest is not compiled into the model: %s", why_not)
+        return None
+    return folder
 
 
 def validate(settings: Settings, frame: pd.DataFrame, target: str) -> TrainingData:
@@ -235,7 +271,7 @@ def _promotion_gate(
     return decision, event
 
 
-def write_training_artifacts(folder: Path, trained: Trained, id_column: str | None) -> None:
+def write_training_artifacts(folder: Path, trained: Trained, importances: np.ndarray, id_column: str | None) -> None:
     """Plots, feature importances, the profile of the rows the model was fit on (the baseline
     the inference drift check compares against) and a data report people can read."""
     data, holdout, evaluation = trained.data, trained.holdout, trained.evaluation
@@ -248,7 +284,6 @@ def write_training_artifacts(folder: Path, trained: Trained, id_column: str | No
         predicted_vs_actual_png(holdout.y_test, evaluation.predicted, folder / "plots" / "predicted_vs_actual.png",
                                 data.target)  # fmt: skip
         residuals_png(holdout.y_test, evaluation.predicted, folder / "plots" / "residuals.png", data.target)
-    importances = training.permutation_importance(trained.model, holdout, data)
     feature_importance_png(data.feature_names, importances, folder / "plots" / "feature_importance.png")
     pd.DataFrame({"feature": data.feature_names, "importance": importances}).sort_values(
         "importance", ascending=False
