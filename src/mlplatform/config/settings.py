@@ -292,7 +292,7 @@ class Settings(BaseSettings):
         0, ge=0, description="Threads for fit, evaluation and importances; 0 = the cores the load average leaves free."
     )
     importance_budget_s: float = Field(
-        3.0, gt=0, description="Time budget of permutation importance (repeats are cut to fit; logged)."
+        1.0, gt=0, description="Time budget of permutation importance (repeats are cut to fit; logged)."
     )
     model_family: str = Field(
         "random_forest", min_length=1, description="Model family to train (see the hyperparameter table)."

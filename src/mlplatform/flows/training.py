@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
 from mlplatform import __version__
 from mlplatform.clients import Clients
@@ -84,20 +83,20 @@ def run_training(
         data = validate(settings, loaded.frame, target)
         given = validate_holdout(validation.frame, target, data) if validation is not None else None
         metric = promotion_metric(settings, data.task)
-    with progress.step("Train"), times.stage("fit"), threadpool_limits(threads):
+    with progress.step("Train"), times.stage("fit"), training.thread_limit(threads):
         if given is not None:
             holdout = training.given_holdout(data, given)
         else:
             holdout = training.split(data, settings.test_size, getattr(params, "random_state", None))
         model, fit_seconds = training.fit(spec, params, data, holdout.x_train, holdout.y_train)
-    with progress.step("Evaluate"), times.stage("evaluate"), threadpool_limits(threads):
+    with progress.step("Evaluate"), times.stage("evaluate"), training.thread_limit(threads):
         evaluation = training.evaluate(model, holdout.x_test, holdout.y_test, data)
         metrics = evaluation.all_metrics() | {"training_time_s": fit_seconds}
 
     with times.stage("open MLflow"):
         mlflow = open_mlflow(settings)
         lineage = Lineage(loaded.source, dataset_digest(data), git_commit())
-    with progress.step("Log run to MLflow"), threadpool_limits(threads):
+    with progress.step("Log run to MLflow"), training.thread_limit(threads):
         trained = Trained(spec, params, target, data, holdout, model, evaluation, metrics)
         run_id, artifact_uri, logged_model = _log_training_run(settings, mlflow, trained, loaded.frame, lineage, times)
     with progress.step("Register model"), times.stage("register"):
@@ -106,7 +105,7 @@ def run_training(
             version_tags["mlplatform.git_commit"] = lineage.commit
         description = f"{spec.title} {'classifier' if data.task == 'classification' else 'regressor'} (mlplatform)."
         version = mlflow.model.register(logged_model, run_id, version_tags, description=description)
-    with progress.step("Promotion gate"), times.stage("promotion gate"), threadpool_limits(threads):
+    with progress.step("Promotion gate"), times.stage("promotion gate"), training.thread_limit(threads):
         decision, event = _promotion_gate(settings, mlflow, version, trained, metric)
 
     seconds = time.perf_counter() - started

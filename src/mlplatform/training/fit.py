@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,7 +142,7 @@ class Importances:
 
 
 def permutation_importance(
-    model: Any, holdout: Holdout, data: TrainingData, budget_s: float = 3.0, rows: int = 2000, max_repeats: int = 5
+    model: Any, holdout: Holdout, data: TrainingData, budget_s: float = 1.0, rows: int = 2000, max_repeats: int = 5
 ) -> Importances:
     """How much the holdout score drops when one raw column is shuffled: the same measure for
     every family and for categorical columns (impurity importances are per one-hot column, and
@@ -159,6 +161,17 @@ def permutation_importance(
     scoring = "f1_macro" if data.task == "classification" else "neg_root_mean_squared_error"
     result = permute(model, x, y, scoring=scoring, n_repeats=repeats, random_state=0, n_jobs=1)
     return Importances(np.asarray(result.importances_mean, dtype=float), len(x), repeats)
+
+
+@contextlib.contextmanager
+def thread_limit(threads: int) -> Iterator[None]:
+    """At most `threads` OpenMP/BLAS threads inside the block. scikit-learn is imported first:
+    threadpoolctl limits only the runtimes already loaded, and scikit-learn brings OpenMP."""
+    import sklearn  # noqa: F401
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(threads):
+        yield
 
 
 def threads_to_use(requested: int, cores: int, load: float) -> int:
