@@ -124,6 +124,15 @@ def test_a_library_that_does_not_match_its_record_is_not_loaded(shipped, caplog)
     assert "does not match its record" in caplog.text
 
 
+def test_compiling_prints_nothing_and_logs_tl2cgen_at_debug_level(tmp_path, capfd, caplog):
+    model, _ = trained(penguins_like(seed=3), "species")
+    with caplog.at_level(logging.DEBUG, logger="mlplatform"):
+        assert prebuilt.prebuild(model, tmp_path / "c", daily_rows=10**9, threads=1) is None
+    printed = capfd.readouterr()
+    assert printed.out == "" and "Treelite" not in printed.err  # the version notice is not shown
+    assert "tl2cgen:" in caplog.text and "Treelite version" in caplog.text
+
+
 def test_no_library_is_built_when_the_volume_does_not_pay(tmp_path):
     model, _ = trained(penguins_like(), "species")
     why = prebuilt.prebuild(model, tmp_path / "c", daily_rows=1_000, threads=1)

@@ -19,7 +19,9 @@ import io
 import logging
 import os
 import shutil
+import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -89,16 +91,40 @@ def build_library(trees: Any, libpath: Path, threads: int, toolchain: str) -> No
     import tl2cgen
 
     units = max(threads, 1)
-    messages = io.StringIO()
-    # tl2cgen prints its native log to stdout; one line of it is always the same notice that its
-    # bundled treelite (4.1.2) reads a checkpoint of a newer one (no treelite release agrees with
-    # tl2cgen 1.0 and numpy 2). Kept out of the CLI's output, at debug level; the compiled
-    # predictions are compared with scikit-learn's before use either way.
-    with contextlib.redirect_stdout(messages):
-        tl2cgen.export_lib(trees, toolchain=toolchain, libpath=libpath, params={"parallel_comp": units},
-                           nthread=units, options=[OPTIMISATION])  # fmt: skip
-    for line in messages.getvalue().splitlines():
-        log.debug("tl2cgen: %s", line)
+    # tl2cgen's bundled treelite (4.1.2) always says that it reads a checkpoint of a newer one:
+    # no treelite release agrees with tl2cgen 1.0 and numpy 2. It writes that to the process's
+    # stderr (and tl2cgen's own log to stdout), so both are captured while compiling and logged
+    # at debug level; the compiled predictions are compared with scikit-learn's before use.
+    messages: Callable[[], str] = str
+    try:
+        with _native_output() as messages:
+            tl2cgen.export_lib(trees, toolchain=toolchain, libpath=libpath, params={"parallel_comp": units},
+                               nthread=units, options=[OPTIMISATION])  # fmt: skip
+    finally:  # a failing compile's gcc output included
+        for line in messages().splitlines():
+            log.debug("tl2cgen: %s", line)
+
+
+@contextlib.contextmanager
+def _native_output() -> Iterator[Callable[[], str]]:
+    """Everything written to stdout and stderr in the block, by Python or native code; yields
+    a function returning it once the block has ended."""
+    captured: list[str] = []
+    with tempfile.TemporaryFile() as sink, contextlib.redirect_stdout(io.StringIO()) as python:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        saved = [os.dup(1), os.dup(2)]
+        try:
+            os.dup2(sink.fileno(), 1)
+            os.dup2(sink.fileno(), 2)
+            yield lambda: "".join(captured)
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            sink.seek(0)
+            captured.append(python.getvalue() + sink.read().decode(errors="replace"))
 
 
 def load_compiled(model: Any, library: Path, threads: int) -> Any:
