@@ -4,6 +4,7 @@ verified and built for this platform, else one line and the fallback."""
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -138,3 +139,16 @@ def test_no_library_is_built_when_the_volume_does_not_pay(tmp_path):
     why = prebuilt.prebuild(model, tmp_path / "c", daily_rows=1_000, threads=1)
     assert why is not None and "less than" in why and not (tmp_path / "c").exists()
     assert prebuilt.Prebuilt.read(tmp_path) is None
+
+
+def test_a_library_loads_with_more_threads_asked_than_the_process_may_use(shipped, monkeypatch):
+    model, data, library = shipped
+    from mlplatform.scoring.compiled import usable_threads
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert usable_threads(64) == 1
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert usable_threads(10_000) == len(os.sched_getaffinity(0))  # taskset / a container's cpuset
+    loaded = prebuilt.load_prebuilt(model, library, threads=10_000)  # tl2cgen would refuse 10,000
+    raw = rows_with_blanks_and_unseen(data, 500)
+    assert np.array_equal(loaded.predict_proba(raw), model.predict_proba(raw))

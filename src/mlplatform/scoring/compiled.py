@@ -90,7 +90,7 @@ def build_library(trees: Any, libpath: Path, threads: int, toolchain: str) -> No
     nearly all of its speed, measured) split into one compilation unit per thread."""
     import tl2cgen
 
-    units = max(threads, 1)
+    units = usable_threads(threads)
     # tl2cgen's bundled treelite (4.1.2) always says that it reads a checkpoint of a newer one:
     # no treelite release agrees with tl2cgen 1.0 and numpy 2. It writes that to the process's
     # stderr (and tl2cgen's own log to stdout), so both are captured while compiling and logged
@@ -127,11 +127,21 @@ def _native_output() -> Iterator[Callable[[], str]]:
             captured.append(python.getvalue() + sink.read().decode(errors="replace"))
 
 
+def usable_threads(requested: int) -> int:
+    """`requested`, capped at the cores this process may run on and at OMP_NUM_THREADS: tl2cgen
+    refuses more threads than OpenMP allows (a container's cpuset, `taskset`)."""
+    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    omp = os.environ.get("OMP_NUM_THREADS", "")
+    if omp.isdigit() and int(omp) > 0:
+        allowed = min(allowed, int(omp))
+    return max(1, min(requested, allowed))
+
+
 def load_compiled(model: Any, library: Path, threads: int) -> Any:
     """`model` predicting through a compiled library of its forest."""
     import tl2cgen
 
-    predictor = tl2cgen.Predictor(library, nthread=max(threads, 1))
+    predictor = tl2cgen.Predictor(library, nthread=usable_threads(threads))
     wrapper = CompiledClassifier if hasattr(model, "predict_proba") else CompiledRegressor
     return wrapper(model, predictor)
 
