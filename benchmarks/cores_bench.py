@@ -2,8 +2,9 @@
 
 Runs `mlplatform score --rows N` (files only, and files + Kafka against a fresh mock broker)
 pinned with `taskset` to one core and to two, in turn. While a run goes, every thread of the
-process and of its children is sampled from /proc (CPU seconds by thread name: the scoring
-thread, the sink writer, Arrow/OpenMP pools, librdkafka's threads, publishing helpers). From the
+process and of its children is sampled from /proc (CPU seconds of the scoring process's main
+thread, of its other threads together (sink writer, Arrow and OpenMP pools, the Kafka producer
+thread), of librdkafka's threads by name, and of the publishing helper processes). From the
 1- and 2-core wall times, Amdahl's law gives the serial and parallel parts, and from those an
 estimate for 4 and 8 cores (an upper bound on the gain: memory bandwidth and the broker are
 assumed not to limit).
@@ -62,8 +63,10 @@ def profiled(command: list[str], env: dict[str, str]) -> tuple[float, dict[str, 
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{process.stderr.read().decode()[-3000:]}")  # type: ignore[union-attr]
     by_name: Counter[str] = Counter()
-    for name, cpu in seen.values():
-        by_name[name.rstrip("0123456789_-") or name] += cpu  # pool threads: one line per pool
+    for (pid, tid), (name, cpu) in seen.items():
+        # Python threads carry the process's name: the main thread and the others apart, by pid
+        role = "main" if tid == pid else "thread" if name.startswith(("mlplatform", "python")) else name
+        by_name[f"{'scoring' if pid == process.pid else 'helper'} {role}".rstrip("0123456789_-")] += cpu
     return seconds, dict(by_name.most_common())
 
 
