@@ -113,7 +113,7 @@ def plan(model: Any, prebuilt: Prebuilt | None, rows: int | None, mode: Mode, th
         "compile": "the forest compiled here",
         "plain": "scikit-learn",
     }
-    log_line("%spredicting with %s (%s)", note, what.get(choice.action, "scikit-learn"), choice.reason)
+    log_line("%spredicting with %s (%s)", note, what[choice.action], choice.reason)
     return choice
 
 
