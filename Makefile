@@ -13,7 +13,7 @@ RUNTIME := $(VENV)/.synced-runtime-$(LOCK_HASH)
 SYNCED := $(VENV)/.synced-dev-$(LOCK_HASH)
 SYNC := UV_COMPILE_BYTECODE=1 $(UV) sync --frozen --extra aws --extra stack --python $(PYTHON)
 
-.PHONY: help setup run test test-tools test-unit test-integration lint format docs bench bench-quality clean
+.PHONY: help setup run test test-tools test-unit test-integration lint format docs bench bench-train bench-quality clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -89,9 +89,15 @@ clean: ## Remove the environment and local state
 docs: $(SYNCED) ## Regenerate the README configuration table from the settings model
 	$(VENV)/bin/python scripts/sync_readme.py
 
-bench: $(SYNCED) ## Benchmarks: mlplatform score vs a hand-written script vs the naive way, and the publisher alone (results/)
+bench: $(SYNCED) ## Benchmarks: mlplatform score vs a hand-written script vs the naive way, files (public table), the publisher (results/)
+	$(SYNC) --group bench --inexact
 	$(VENV)/bin/python -m benchmarks.score_bench
+	$(VENV)/bin/python -m benchmarks.files_bench
 	$(VENV)/bin/python -m benchmarks.publish_bench
+
+bench-train: $(SYNCED) ## Benchmark: mlplatform train vs a hand-built fit + evaluate + log + register script (337k rows)
+	$(SYNC) --group bench --inexact
+	$(VENV)/bin/python -m benchmarks.train_bench
 
 bench-quality: $(SYNCED) ## Quality on public mixed-type tables vs a hand-built pipeline (the bench group's datasets)
 	$(SYNC) --group bench --inexact

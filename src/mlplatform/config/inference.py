@@ -134,7 +134,14 @@ class InferenceSettings(BaseModel):
     predict_jobs: int = Field(-1, description="Cores for predict_proba; -1 = all.")
     compile: Literal["auto", "always", "never"] = Field(
         "auto",
-        description="Compile forests to native code for scoring (needs gcc/clang); auto = from 200,000 rows.",
+        description="Compiled forests (gcc/clang): auto = the one compiled at training, else compile only when the "
+        "rows pay for the forest's compile time.",
+    )
+    daily_rows: int | None = Field(
+        None,
+        ge=1,
+        description="Rows a daily run is expected to score: training compiles the forest into the model when that "
+        "pays back. Default: inference.rows when inference.input is unset.",
     )
     shard: str | None = Field(
         None,

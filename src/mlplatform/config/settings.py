@@ -184,6 +184,12 @@ class Settings(BaseSettings):
         default_factory=list, description="Columns to treat as categories, e.g. integer codes."
     )
     drop_unlabeled: bool = Field(False, description="Leave out rows with a missing label (else they are an error).")
+    training_threads: int = Field(
+        0, ge=0, description="Threads for fit, evaluation and importances; 0 = the cores the load average leaves free."
+    )
+    importance_budget_s: float = Field(
+        1.0, gt=0, description="Time budget of permutation importance (repeats are cut to fit; logged)."
+    )
     model_family: str = Field(
         "auto",
         min_length=1,

@@ -117,9 +117,11 @@ def build_profile(
             }
     else:
         values = np.asarray(labels, dtype="float64")
-        profile["target"] |= {"mean": float(values.mean()), "std": float(values.std()),
-                              "quantiles": {str(q): float(v) for q, v in zip(QUANTILES, np.quantile(values, QUANTILES),
-                                                                            strict=True)}}  # fmt: skip
+        profile["target"] |= {
+            "mean": float(values.mean()),
+            "std": float(values.std()),
+            "quantiles": {str(q): float(v) for q, v in zip(QUANTILES, np.quantile(values, QUANTILES), strict=True)},
+        }
     return profile
 
 
@@ -144,8 +146,13 @@ def upgrade(profile: dict[str, Any] | None) -> dict[str, Any] | None:
         key: {**c, "mean": dict(zip(names, c["mean"], strict=True)), "std": dict(zip(names, c["std"], strict=True))}
         for key, c in profile["classes"].items()
     }
-    upgraded |= {"profile_version": PROFILE_VERSION, "task": "classification", "target": {"name": None},
-                 "id_column": None, "ignored_columns": []}  # fmt: skip
+    upgraded |= {
+        "profile_version": PROFILE_VERSION,
+        "task": "classification",
+        "target": {"name": None},
+        "id_column": None,
+        "ignored_columns": [],
+    }
     return upgraded
 
 
@@ -166,8 +173,10 @@ def data_report_markdown(profile: dict[str, Any], dropped: dict[str, str] | None
             values = f"{_iso(stats['min'])} … {_iso(stats['max'])} (expanded to year, month, day, hour, weekday)"
         elif stats["kind"] == "numeric":
             q = stats["quantiles"]
-            values = (f"min {stats['min']:.4g} · p25 {q['0.25']:.4g} · median {q['0.5']:.4g} · "
-                      f"p75 {q['0.75']:.4g} · max {stats['max']:.4g}")  # fmt: skip
+            values = (
+                f"min {stats['min']:.4g} · p25 {q['0.25']:.4g} · median {q['0.5']:.4g} · "
+                f"p75 {q['0.75']:.4g} · max {stats['max']:.4g}"
+            )
         else:
             top = list(stats["categories"].items())[:TOP_CATEGORIES]
             values = ", ".join(f"{k} {v:.1%}" for k, v in top)

@@ -47,3 +47,29 @@ class LogReporter:
         yield advance
         elapsed = time.perf_counter() - started
         log.info("%s: %d rows in %.2fs (%.0f rows/s)", description, done, elapsed, done / max(elapsed, 1e-9))
+
+
+class StageTimes:
+    """Wall time per named stage of a flow, for the breakdown `-v` prints (where a run's time
+    goes is the first question when it is slow)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(name, time.perf_counter() - started)
+
+    def add(self, name: str, seconds: float) -> None:
+        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+
+    def total(self) -> float:
+        return sum(self.seconds.values())
+
+    def summary(self, total: float) -> str:
+        parts = ", ".join(f"{name} {seconds:.2f}s" for name, seconds in self.seconds.items())
+        return f"{parts}; other {max(total - self.total(), 0):.2f}s of {total:.2f}s"

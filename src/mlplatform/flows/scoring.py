@@ -129,7 +129,7 @@ class _Scoring:
         model = resolve_model(self.mlflow, settings, progress, model_uri)
         with progress.step("Open input"):
             stream = open_input(settings, model, logical_date, clients)
-        model = compiled_if_worth_it(settings, model, stream.total_rows, progress)
+        model = compiled_if_worth_it(settings, model, stream, clients, progress)
         if sinks is None:
             sinks = build_sinks(settings, clients, None if variant == CHAMPION else variant)
         stores, publishers = _connect(list(sinks), progress)

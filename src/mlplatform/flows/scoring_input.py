@@ -3,6 +3,7 @@ run is large enough to gain from it. Nothing is written before these pass."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import replace
 from typing import Any
@@ -13,9 +14,10 @@ from mlplatform.config.settings import Settings
 from mlplatform.data.generator import generated_batches
 from mlplatform.data.loading import FeatureStream, stream_features
 from mlplatform.data.partitions import partition_for
+from mlplatform.data.sizes import expected_rows
 from mlplatform.flows.progress import StepReporter
 from mlplatform.registry.mlflow import Mlflow, ResolvedModel
-from mlplatform.scoring.compiled import compile_model
+from mlplatform.scoring import prebuilt
 from mlplatform.scoring.schema import check_input_schema
 
 log = logging.getLogger(__name__)
@@ -81,18 +83,16 @@ def _open_files(settings: Settings, model: ResolvedModel, logical_date: str, cli
     )
 
 
-COMPILE_FROM_ROWS = 200_000  # below this, compiling costs more than it saves
-
-
 def compiled_if_worth_it(
-    settings: Settings, model: ResolvedModel, rows: int | None, progress: StepReporter
+    settings: Settings, model: ResolvedModel, stream: FeatureStream, clients: Clients, progress: StepReporter
 ) -> ResolvedModel:
-    """The model with its forest compiled, when the run is known to be large enough to gain from
-    it (a file input's row count is not known here: it is scored as it is)."""
-    mode = settings.inference.compile
-    if mode == "never" or (mode == "auto" and (rows is None or rows < COMPILE_FROM_ROWS)):
-        return model
+    """The model predicting through its compiled forest when that pays (`scoring.prebuilt`): the
+    library compiled at training when this platform can load it, else a compile only when the
+    expected rows save more than it costs; never for an input of unknown size."""
     jobs = settings.inference.predict_jobs
     threads = jobs if jobs > 0 else available_cores()
-    with progress.step("Compile model"):
-        return replace(model, model=compile_model(model.model, settings.state_dir / "compiled", threads))
+    rows = expected_rows(stream.total_rows, settings.inference.input and stream.source, stream.files, clients)
+    choice = prebuilt.plan(model.model, model.prebuilt, rows, settings.inference.compile, threads, model.label)
+    cache = settings.state_dir / "compiled"
+    with progress.step("Compile model") if choice.action == "compile" else contextlib.nullcontext():
+        return replace(model, model=prebuilt.apply(choice, model.model, model.prebuilt, cache, threads))

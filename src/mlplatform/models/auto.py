@@ -77,7 +77,9 @@ def choose(params: Hyperparameters, rows: int) -> tuple[ModelSpec, Any, str] | N
         spec, parsed = _family_for(given, "hyperparameter ")
         return spec, parsed, f"hyperparameters {', '.join(sorted(given))} belong to {spec.name}"
     if rows >= LARGE_TABLE:
-        why = (f"{rows:,} training rows (>= {LARGE_TABLE:,}): boosting on binned data keeps training time and "
-               "memory bounded and keeps up to 255 levels of a category")  # fmt: skip
+        why = (
+            f"{rows:,} training rows (>= {LARGE_TABLE:,}): boosting on binned data keeps training time and "
+            "memory bounded and keeps up to 255 levels of a category"
+        )
         return HIST_GRADIENT_BOOSTING, HIST_GRADIENT_BOOSTING.parse_params({}), why
     return None

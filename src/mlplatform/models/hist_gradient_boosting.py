@@ -38,9 +38,19 @@ def build(params: HistGradientBoostingParams, task: TaskKind, categorical: list[
 
 
 # What skops meets in a fitted model: its tree predictors and the validation helper they hold.
-TRUSTED = ("numpy.dtype", "functools.partial", "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-           "sklearn.utils.validation.check_array", *DATETIME_TRUSTED)  # fmt: skip
+TRUSTED = (
+    "numpy.dtype",
+    "functools.partial",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.utils.validation.check_array",
+    *DATETIME_TRUSTED,
+)
 HIST_GRADIENT_BOOSTING = ModelSpec(
-    "hist_gradient_boosting", "HistGradientBoosting", HistGradientBoostingParams, build, TRUSTED, native=True,
+    "hist_gradient_boosting",
+    "HistGradientBoosting",
+    HistGradientBoostingParams,
+    build,
+    TRUSTED,
+    native=True,
     category_cap=lambda params: min(params.max_bins, NATIVE_MAX_CATEGORIES),  # more levels than bins: a crash
-)  # fmt: skip
+)

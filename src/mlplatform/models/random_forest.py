@@ -64,11 +64,18 @@ def bound(params: RandomForestParams, rows: int) -> tuple[RandomForestParams, st
     """max_samples="auto": every row up to ROW_CAP, then ROW_CAP rows drawn for each tree."""
     if params.max_samples != "auto" or rows <= ROW_CAP or not params.bootstrap:
         return params, None
-    note = (f"each tree is grown on {ROW_CAP:,} of the {rows:,} training rows (max_samples), which bounds "
-            "training time; -p max_samples=None uses every row")  # fmt: skip
+    note = (
+        f"each tree is grown on {ROW_CAP:,} of the {rows:,} training rows (max_samples), which bounds "
+        "training time; -p max_samples=None uses every row"
+    )
     return params.model_copy(update={"max_samples": ROW_CAP}), note
 
 
-RANDOM_FOREST = ModelSpec("random_forest", "RandomForest", RandomForestParams, build,
-                          trusted_types=("numpy.dtype", "sklearn.tree._tree.Tree", *DATETIME_TRUSTED),
-                          bound=bound)  # fmt: skip
+RANDOM_FOREST = ModelSpec(
+    "random_forest",
+    "RandomForest",
+    RandomForestParams,
+    build,
+    trusted_types=("numpy.dtype", "sklearn.tree._tree.Tree", *DATETIME_TRUSTED),
+    bound=bound,
+)

@@ -50,9 +50,11 @@ def bad_row_reasons(features: pd.DataFrame, numeric: list[str], accepts_missing:
         bad |= infinite | missing
     reasons = []
     for row in np.flatnonzero(bad):
-        parts = [f"{name} is {_what(features[name].iloc[row]) if infinite[row] else 'null/NaN'}"
-                 for name, infinite, missing in problems
-                 if infinite[row] or missing[row]]  # fmt: skip
+        parts = [
+            f"{name} is {_what(features[name].iloc[row]) if infinite[row] else 'null/NaN'}"
+            for name, infinite, missing in problems
+            if infinite[row] or missing[row]
+        ]
         reasons.append("; ".join(parts))
     return bad, reasons
 

@@ -13,11 +13,15 @@ one-hot) stays in the scikit-learn pipeline; only the final forest is compiled.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import logging
 import os
 import shutil
+import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +36,7 @@ COMPILABLE = {
     "ExtraTreesClassifier",
     "ExtraTreesRegressor",
 }
+OPTIMISATION = "-O1"  # overrides tl2cgen's -O3 (gcc takes the last -O)
 CHECK_ROWS = 2_000  # rows compared with scikit-learn before the compiled predictions are used
 
 
@@ -43,12 +48,23 @@ def compiler() -> str | None:
     return None
 
 
+def final_estimator(model: Any) -> Any:
+    """The estimator at the end of a pipeline (or the model itself)."""
+    return model.steps[-1][1] if hasattr(model, "steps") else model
+
+
+def compilable(model: Any) -> Any | None:
+    """The model's final forest if treelite can import it exactly, else None."""
+    estimator = final_estimator(model)
+    return estimator if type(estimator).__name__ in COMPILABLE else None
+
+
 def compile_model(model: Any, cache: Path, threads: int) -> Any:
-    """`model` with its forest compiled, or `model` itself when that is not possible."""
-    estimator = model.steps[-1][1] if hasattr(model, "steps") else model
-    kind = type(estimator).__name__
-    if kind not in COMPILABLE:
-        log.info("scoring with scikit-learn: %s models are not compiled", kind)
+    """`model` with its forest compiled into the per-forest cache, or `model` itself when that
+    is not possible."""
+    estimator = compilable(model)
+    if estimator is None:
+        log.info("scoring with scikit-learn: %s models are not compiled", type(final_estimator(model)).__name__)
         return model
     toolchain = compiler()
     if toolchain is None:
@@ -64,10 +80,74 @@ def compile_model(model: Any, cache: Path, threads: int) -> Any:
         cache.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=cache) as work:
             built = Path(work) / library.name
-            tl2cgen.export_lib(trees, toolchain=toolchain, libpath=built, params={"parallel_comp": max(threads, 1) * 2},
-                               nthread=max(threads, 1))  # fmt: skip
+            build_library(trees, built, threads, toolchain)
             os.replace(built, library)  # atomic: a concurrent run sees no half-written library
-    predictor = tl2cgen.Predictor(library, nthread=max(threads, 1))
+    return load_compiled(model, library, threads)
+
+
+def build_library(trees: Any, libpath: Path, threads: int, toolchain: str) -> None:
+    """Compile imported trees to a shared library, bounded: gcc -O1 (a third of -O2's time for
+    nearly all of its speed, measured) split into one compilation unit per thread."""
+    import tl2cgen
+
+    units = usable_threads(threads)
+    # tl2cgen's bundled treelite (4.1.2) always says that it reads a checkpoint of a newer one:
+    # no treelite release agrees with tl2cgen 1.0 and numpy 2. It writes that to the process's
+    # stderr (and tl2cgen's own log to stdout), so both are captured while compiling and logged
+    # at debug level; the compiled predictions are compared with scikit-learn's before use.
+    messages: Callable[[], str] = str
+    try:
+        with _native_output() as messages:
+            tl2cgen.export_lib(
+                trees,
+                toolchain=toolchain,
+                libpath=libpath,
+                params={"parallel_comp": units},
+                nthread=units,
+                options=[OPTIMISATION],
+            )
+    finally:  # a failing compile's gcc output included
+        for line in messages().splitlines():
+            log.debug("tl2cgen: %s", line)
+
+
+@contextlib.contextmanager
+def _native_output() -> Iterator[Callable[[], str]]:
+    """Everything written to stdout and stderr in the block, by Python or native code; yields
+    a function returning it once the block has ended."""
+    captured: list[str] = []
+    with tempfile.TemporaryFile() as sink, contextlib.redirect_stdout(io.StringIO()) as python:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        saved = [os.dup(1), os.dup(2)]
+        try:
+            os.dup2(sink.fileno(), 1)
+            os.dup2(sink.fileno(), 2)
+            yield lambda: "".join(captured)
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            sink.seek(0)
+            captured.append(python.getvalue() + sink.read().decode(errors="replace"))
+
+
+def usable_threads(requested: int) -> int:
+    """`requested`, capped at the cores this process may run on and at OMP_NUM_THREADS: tl2cgen
+    refuses more threads than OpenMP allows (a container's cpuset, `taskset`)."""
+    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    omp = os.environ.get("OMP_NUM_THREADS", "")
+    if omp.isdigit() and int(omp) > 0:
+        allowed = min(allowed, int(omp))
+    return max(1, min(requested, allowed))
+
+
+def load_compiled(model: Any, library: Path, threads: int) -> Any:
+    """`model` predicting through a compiled library of its forest."""
+    import tl2cgen
+
+    predictor = tl2cgen.Predictor(library, nthread=usable_threads(threads))
     wrapper = CompiledClassifier if hasattr(model, "predict_proba") else CompiledRegressor
     return wrapper(model, predictor)
 

@@ -35,9 +35,11 @@ class Mlflow:
             tracking_uri, state_dir / "artifacts" if embedded else None, state_dir / "locks" if embedded else None
         )
         return cls(
-            connection, Tracking(connection), RegisteredModel(connection, model_name, state_dir / "locks"),
+            connection,
+            Tracking(connection),
+            RegisteredModel(connection, model_name, state_dir / "locks"),
             ModelLoader(connection, allow_unverified),
-        )  # fmt: skip
+        )
 
     @property
     def tracking_uri(self) -> str:

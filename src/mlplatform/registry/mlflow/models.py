@@ -16,6 +16,7 @@ from mlplatform.errors import ModelNotFoundError, RegistryError
 from mlplatform.registry.mlflow.connection import Connection
 from mlplatform.registry.mlflow.errors import mlflow_errors
 from mlplatform.registry.uris import ModelRef, parse_model_uri, version_uri
+from mlplatform.scoring.prebuilt import Prebuilt
 
 log = logging.getLogger(__name__)
 PROFILE_ARTIFACT = "profile/training_profile.json"
@@ -49,6 +50,7 @@ class ResolvedModel:
     feature_names: list[str]
     profile: dict[str, Any] | None
     feature_kinds: dict[str, str]  # from the signature: string columns are categories
+    prebuilt: Prebuilt | None = None  # the forest compiled at training, verified with the model
 
     @property
     def numeric_features(self) -> list[str]:
@@ -75,7 +77,7 @@ class ModelLoader:
         input columns and training profile; a missing model lists what does exist."""
         name, version, run_id = self.locate(uri)
         load_uri = version_uri(name, version) if name and version else uri
-        model, info = self.load_verified(load_uri, self._expected_digest(name, version))
+        model, info, prebuilt = self._load(load_uri, self._expected_digest(name, version))
         if not hasattr(model, "predict"):
             raise ModelNotFoundError(
                 f"model {uri} is not a scikit-learn model", "score with a model trained by `mlplatform train`"
@@ -87,7 +89,7 @@ class ModelLoader:
             }
         else:
             kinds = {str(c): "numeric" for c in getattr(model, "feature_names_in_", [])}
-        return ResolvedModel(uri, name, version, run_id, model, list(kinds), self.profile(run_id), kinds)
+        return ResolvedModel(uri, name, version, run_id, model, list(kinds), self.profile(run_id), kinds, prebuilt)
 
     def locate(self, uri: str) -> tuple[str | None, str | None, str | None]:
         """(registered name, version, run id) for a model URI, or ModelNotFoundError."""
@@ -192,6 +194,11 @@ class ModelLoader:
         """(model, MLflow model info) from a local copy whose files match the SHA-256 recorded
         at registration, in skops format only: whoever can write to the artifact store must not
         be able to run code here (a pickle payload runs when loaded)."""
+        model, info, _ = self._load(model_uri, digest)
+        return model, info
+
+    def _load(self, model_uri: str, digest: str | None) -> tuple[Any, Any, Prebuilt | None]:
+        """`load_verified`, plus the compiled forest shipped in the same verified folder."""
         import mlflow.artifacts
         import mlflow.models
         import mlflow.sklearn
@@ -225,7 +232,7 @@ class ModelLoader:
                     "you trust everyone who can write to the registry",
                 )
             try:
-                return mlflow.sklearn.load_model(str(local)), info
+                return mlflow.sklearn.load_model(str(local)), info, Prebuilt.read(local)
             except Exception as exc:  # skops refuses types the model did not declare, and says why
                 if not type(exc).__module__.startswith("skops"):
                     raise

@@ -112,26 +112,42 @@ class RunLogger:
             mlflow.log_artifacts(str(local_dir), artifact_path)
 
     def log_dataset(self, frame: Any, source: str, name: str, digest: str, targets: str) -> None:
-        """Dataset lineage in MLflow's own format (shown in the UI's Datasets column)."""
+        """Dataset lineage in MLflow's own format (the UI's Datasets column): a reference to the
+        source with our content digest, its rows and targets, and the schema read from a sample.
+        MLflow's pandas dataset profiles the whole frame (13.5 s for 336k rows); this does not."""
         import mlflow
-        from mlflow.data.pandas_dataset import from_pandas
+        from mlflow.data.meta_dataset import MetaDataset
+        from mlflow.types.utils import _infer_schema
 
         with mlflow_errors("log the dataset", self.tracking_uri), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            dataset_source: Any = source
+            dataset_source: Any
             if "://" not in source and not source.startswith("/"):
                 from mlflow.data.code_dataset_source import CodeDatasetSource
 
                 dataset_source = CodeDatasetSource(tags={"mlplatform.source": source})
-            dataset = from_pandas(frame, source=dataset_source, name=name, targets=targets, digest=digest)
-            mlflow.log_input(dataset, context="training")
+            else:
+                from mlflow.data.http_dataset_source import HTTPDatasetSource
+
+                dataset_source = HTTPDatasetSource(source)  # a URI reference only: nothing is fetched
+            schema = _infer_schema(with_missing_values(frame, SAMPLE_ROWS))
+            dataset = MetaDataset(dataset_source, name=name, digest=digest, schema=schema)
+            mlflow.log_input(dataset, context="training", tags={"rows": str(len(frame)), "targets": targets})
 
     def log_sklearn_model(
-        self, model: Any, input_example: Any, output_example: Any, trusted_types: Sequence[str]
+        self,
+        model: Any,
+        input_example: Any,
+        output_example: Any,
+        trusted_types: Sequence[str],
+        compiled: Path | None = None,
     ) -> LoggedModel:
         """Log with signature and input example (skops, trusting only the types this model needs,
         which must be among the family's `trusted_types`); requirements pinned to what is
-        installed, which skips MLflow's ~3 s inference."""
+        installed, which skips MLflow's ~3 s inference. The signature is inferred from a sample
+        (9 s on a 261k-row frame otherwise). `compiled` (the forest compiled for scoring) is
+        stored among the model's files, so the digest recorded at registration covers it."""
+        import mlflow
         import mlflow.artifacts
         import mlflow.sklearn
         import skops.io
@@ -147,7 +163,7 @@ class RunLogger:
                 f"the fitted model holds types its family does not declare as safe to load: {', '.join(unexpected)}",
                 "add them to the family's trusted_types in mlplatform/models/ after checking them",
             )
-        signature = infer_signature(input_example, output_example)
+        signature = infer_signature(with_missing_values(input_example, SAMPLE_ROWS), output_example)
         with mlflow_errors("log the model", self.tracking_uri), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             info = mlflow.sklearn.log_model(
@@ -159,10 +175,25 @@ class RunLogger:
                 serialization_format="skops",
                 skops_trusted_types=needed,
             )
+            if compiled is not None:
+                mlflow.MlflowClient().log_model_artifacts(str(info.model_id), str(compiled), compiled.name)
             with tempfile.TemporaryDirectory(prefix="mlplatform-logged-") as tmp:
                 local = mlflow.artifacts.download_artifacts(artifact_uri=info.model_uri, dst_path=tmp)
                 digest = folder_digest(Path(local))  # as stored: what loading will verify
         return LoggedModel(info.model_uri, info.model_id, digest)
+
+
+SAMPLE_ROWS = 1000
+
+
+def with_missing_values(frame: Any, rows: int) -> Any:
+    """The first `rows` rows, plus one row with a missing value for each column that has one
+    anywhere: a sample that tells the same column types and optionality as the whole frame."""
+    head = frame.head(rows)
+    missing = frame.isna()
+    extra = [int(missing[column].to_numpy().argmax()) for column in frame.columns if missing[column].any()]
+    extra = [position for position in extra if position >= rows]
+    return head if not extra else frame.iloc[[*range(len(head)), *sorted(set(extra))]]
 
 
 def _pinned_requirements() -> list[str]:
