@@ -92,7 +92,7 @@ def test_a_password_in_the_tracking_uri_never_leaves_the_process(cli, mlflow_ser
     for result in outputs:
         assert secret not in result.output and "tok-canary-12345" not in result.output
     assert "svc:***@" in outputs[0].output
-    manifest = isolated_env / "data/iris/inference-output/model=redaction-model" / f"date={DATE}" / "_SUCCESS"
+    manifest = isolated_env / "data/redaction/inference-output/model=redaction-model" / f"date={DATE}" / "_SUCCESS"
     assert secret not in manifest.read_text() and "svc:***@" in manifest.read_text()
     history = RunHistory(isolated_env / "runs.db")
     row = history.start("inference", DATE, None, "manual")

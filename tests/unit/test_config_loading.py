@@ -31,7 +31,7 @@ def test_every_value_knows_its_source(staging, monkeypatch):
     assert loaded.source_of("inference.kafka.topic") == "env KAFKA_TOPIC"
     assert loaded.source_of("experiment_name") == "flag"
     assert loaded.source_of("inference.seed") == "flag"
-    assert loaded.source_of("project") == "default"
+    assert loaded.source_of("project") == "derived from model_name"
     assert loaded.source_of("env") == "flag"
     settings = loaded.settings
     assert (settings.inference.rows, settings.inference.seed, settings.inference.kafka.topic) == (7, 3, "seed-topic")

@@ -17,7 +17,7 @@ from mlplatform.redact import redact_uri
 if TYPE_CHECKING:
     from mlplatform.config.settings import Settings
     from mlplatform.registry.history import AliasEvent
-    from mlplatform.registry.mlflow import RegisteredModel
+    from mlplatform.registry.mlflow import RegisteredModel, VersionInfo
 
 app = typer.Typer(
     help="Registered model versions, aliases and their history.",
@@ -35,37 +35,91 @@ def _registered(
     return open_mlflow(settings).model, settings
 
 
-@app.command("list", epilog="Example: mlplatform model list --limit 5 --json")
+@app.command("list", epilog="Example: mlplatform model list --model-name churn-model --limit 5 --json")
 def model_list(
     ctx: typer.Context,
     model_name: ModelNameOption = None,
     tracking_uri: TrackingOption = None,
-    limit: Annotated[int, typer.Option(help="Show at most this many versions, newest first.")] = 20,
+    limit: Annotated[int, typer.Option(help="Show at most this many versions per model, newest first.")] = 20,
     as_json: JsonOption = False,
 ) -> None:
-    """Versions of the registered model with aliases, holdout metrics and gate decisions."""
-    model, settings = _registered(ctx, model_name, tracking_uri)
-    versions = model.versions(limit=limit)
+    """Versions with aliases, holdout metrics and gate decisions: of every registered model, or
+    of --model-name."""
+    from mlplatform.flows.setup import open_mlflow
+    from mlplatform.registry.mlflow import RegisteredModel
+    from mlplatform.registry.mlflow.registered import registered_names
+
+    settings = load(ctx, model_name=model_name, tracking_uri=tracking_uri)
+    connection = open_mlflow(settings).connection
+    names = [settings.model_name] if model_name else registered_names(connection)
+    listed = {name: RegisteredModel(connection, name).versions(limit=limit) for name in names}
     if as_json:
-        render.print_json([asdict(v) | {"created": v.created.isoformat()} for v in versions])
+        render.print_json(
+            [asdict(v) | {"model": name, "created": v.created.isoformat()} for name, vs in listed.items() for v in vs]
+        )
         return
+    if not listed:
+        render.stderr().print("No registered models yet: run `mlplatform train`.")
+        return
+    for name, versions in listed.items():
+        render.stdout().print(_versions_table(settings, name, versions))
+
+
+def _versions_table(settings: Settings, name: str, versions: list[VersionInfo]) -> object:
     regression = any("rmse" in v.metrics for v in versions)
     metric = settings.promotion.metric or ("rmse" if regression else "f1_macro")
     listing = render.table(
-        f"{settings.model_name} ({redact_uri(settings.resolved_tracking_uri)})",
+        f"{name} ({redact_uri(settings.resolved_tracking_uri)})",
         *("version", "aliases", metric, "r2" if regression else "accuracy", "gate", "created (UTC)", "run"),
     )
     for v in versions:
+        gate = "archived" if v.tags.get("mlplatform.archived") == "true" else v.tags.get("promotion.decision", "")
         listing.add_row(
             v.version,
             ", ".join(v.aliases),
             render.fmt(v.metrics.get(metric)),
             render.fmt(v.metrics.get("r2" if regression else "accuracy")),
-            v.tags.get("promotion.decision", ""),
+            gate,
             f"{v.created:%Y-%m-%d %H:%M:%S}",
             (v.run_id or "")[:12],
         )
-    render.stdout().print(listing)
+    return listing
+
+
+@app.command("archive", epilog="Example: mlplatform model archive 2 --model-name churn-model")
+def model_archive(
+    ctx: typer.Context,
+    version: Annotated[str, typer.Argument(help="Model version to archive.")],
+    model_name: ModelNameOption = None,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Archive VERSION: its aliases removed, tagged archived (the champion cannot be archived)."""
+    _retire(ctx, model_name, tracking_uri, version, delete=False)
+
+
+@app.command("delete-version", epilog="Example: mlplatform model delete-version 2 --yes")
+def model_delete_version(
+    ctx: typer.Context,
+    version: Annotated[str, typer.Argument(help="Model version to delete.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Really delete it (its files go with it).")] = False,
+    model_name: ModelNameOption = None,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Delete VERSION from the registry (the champion cannot be deleted)."""
+    if not yes:
+        from mlplatform.errors import BadInputError
+
+        raise BadInputError(f"deleting version {version} cannot be undone", "pass --yes, or archive it instead")
+    _retire(ctx, model_name, tracking_uri, version, delete=True)
+
+
+def _retire(ctx: typer.Context, model_name: str | None, tracking_uri: str | None, version: str, delete: bool) -> None:
+    """Under the promotion lock, as the gate and promote are: nothing moves the champion meanwhile."""
+    model, settings = _registered(ctx, model_name, tracking_uri)
+    with model.promotion_lock():
+        aliases = model.retire(version, settings.promotion.champion_alias, delete)
+    lost = f" (aliases removed: {', '.join(aliases)})" if aliases else ""
+    render.stdout().print(f"{settings.model_name} v{version} {'deleted' if delete else 'archived'}{lost}", markup=False)
 
 
 @app.command("promote", epilog="Example: mlplatform model promote 3 --reason 'approved by review'")

@@ -29,7 +29,11 @@ def ui(
         from mlplatform.errors import BadInputError
 
         raise BadInputError(f"no MLflow store at {settings.state_dir}", "run `mlplatform train` first")
-    render.stderr().print(f"MLflow UI on http://127.0.0.1:{port} (store {uri}); Ctrl+C to stop")
+    from mlplatform.flows.setup import open_mlflow
+
+    experiment = open_mlflow(settings).tracking.find_experiment_id(settings.experiment_name)
+    page = f"#/experiments/{experiment}/runs?workflowType=machine_learning" if experiment else ""
+    render.stderr().print(f"MLflow UI on http://127.0.0.1:{port}/{page} (store {uri}); Ctrl+C to stop", markup=False)
     command = [
         sys.executable,
         "-m",

@@ -131,6 +131,14 @@ def _derive_names(merged: dict[str, Any], sources: dict[str, str]) -> None:
     if "experiment_name" not in merged:
         merged["experiment_name"] = f"{merged.get('model_name', 'iris-model')}-training"
         sources["experiment_name"] = "derived from model_name"
+    if "project" not in merged:  # the output layout names the model, not the demo: churn-model -> churn/
+        merged["project"] = project_for(str(merged.get("model_name", "iris-model")))
+        sources["project"] = "derived from model_name"
+
+
+def project_for(model_name: str) -> str:
+    """`churn-model` -> `churn`, `iris-model` -> `iris` (the layout's first folder)."""
+    return model_name.removesuffix("-model") or model_name
 
 
 def model_name_for(data: str) -> str:

@@ -148,7 +148,10 @@ class Settings(BaseSettings):
         description="MLflow experiment for training runs; default <model_name>-training.",
     )
     project: str = Field(
-        "iris", min_length=1, pattern=NAME_PATTERN, description="Project prefix in output paths (letters, digits, ._-)."
+        "iris",
+        min_length=1,
+        pattern=NAME_PATTERN,
+        description="First folder of the output layout; default: the model name without '-model' (iris, churn, ...).",
     )
     allow_unverified_models: bool = Field(
         False,

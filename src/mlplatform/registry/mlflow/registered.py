@@ -153,6 +153,31 @@ class RegisteredModel:
                 )
         return infos
 
+    def retire(self, version: str, champion_alias: str, delete: bool) -> list[str]:
+        """Archive `version` (its aliases removed, tagged archived, legacy stage Archived) or delete
+        it; the champion is refused. Call under `promotion_lock`. Returns the aliases it lost."""
+        from mlplatform.errors import BadInputError
+
+        self.require_version(version)
+        if self.alias_version(champion_alias) == version:
+            raise BadInputError(
+                f"version {version} of {self.name!r} is the champion ({champion_alias})",
+                "promote or roll back to another version first",
+            )
+        client = self.connection.client
+        with mlflow_errors(f"retire version {version} of {self.name}", self._uri):
+            aliases = list(client.get_model_version(self.name, version).aliases or [])
+            for alias in aliases:
+                client.delete_registered_model_alias(self.name, alias)
+            if delete:
+                client.delete_model_version(self.name, version)
+            else:
+                client.set_model_version_tag(self.name, version, "mlplatform.archived", "true")
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", FutureWarning)
+                    client.transition_model_version_stage(self.name, version, "Archived")
+        return aliases
+
     def training_inputs(self, version: str) -> dict[str, str]:
         """What the version was trained on: its run's `data.source` tag and `target` param."""
         client = self.connection.client

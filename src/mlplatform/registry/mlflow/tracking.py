@@ -23,9 +23,18 @@ class LoggedModel:
     sha256: str | None = None  # of the model's files as stored, recorded on the version
 
 
+ML_EXPERIMENT = {"mlflow.experimentKind": "custom_model_development"}
+
+
 class Tracking:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
+
+    def find_experiment_id(self, name: str) -> str | None:
+        """The experiment's id, None when there is none (never creates one)."""
+        with mlflow_errors(f"read experiment {name!r}", self.connection.tracking_uri):
+            experiment = self.connection.client.get_experiment_by_name(name)
+        return None if experiment is None else str(experiment.experiment_id)
 
     def experiment_id(self, name: str) -> str:
         from mlflow.exceptions import MlflowException
@@ -41,7 +50,8 @@ class Tracking:
             if connection.artifact_root is not None:
                 location = (connection.artifact_root / safe_dir(name)).as_uri()
             try:
-                return str(connection.client.create_experiment(name, artifact_location=location))
+                # the classic ML view in MLflow 3's UI, not the GenAI traces view it guesses for empty ones
+                return str(connection.client.create_experiment(name, artifact_location=location, tags=ML_EXPERIMENT))
             except MlflowException as exc:
                 # Several processing hosts start together: another one created it first.
                 if exc.error_code != "RESOURCE_ALREADY_EXISTS":
