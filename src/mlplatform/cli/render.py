@@ -90,6 +90,7 @@ class RichReporter:
 
             yield advance
         elapsed = time.perf_counter() - started
+        rate = done / max(elapsed, 1e-9)
         self.console.print(
-            f"[green]✓[/] {description}: {done:,} rows [dim]{elapsed:.2f}s, {done / max(elapsed, 1e-9):,.0f} rows/s[/]"
+            f"[green]✓[/] {description}: {done:,} rows [dim]{elapsed:.2f}s, {rate:,.0f} rows/s in this step[/]"
         )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from mlplatform.cli import render
-from mlplatform.cli.context import load
+from mlplatform.cli.context import load, state
 from mlplatform.cli.options import DateOption, KindArgument, OutOption
 
 app = typer.Typer(
@@ -152,6 +153,7 @@ def sagemaker_run_local(
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot read the definition {definition}: {exc}", "give a pipeline JSON") from None
     given = _params_file(params_file, kind) | parse_assignments(param)
+    output = _JobOutput(verbose=state(ctx).verbose)
     runner = LocalPipeline(
         document,
         pipeline_name(settings, kind),
@@ -159,9 +161,10 @@ def sagemaker_run_local(
         workdir or settings.state_dir / "sagemaker-local",
         config_dir=config_dir().resolve(),
         pass_env=tuple(pass_env or ()),
-        echo=lambda line: render.stderr().print(line, markup=False, highlight=False),
+        echo=output.echo,
     )
     execution = runner.run()
+    output.summary()
     _print_execution(execution, as_json)
     failed = execution.failed_step
     if failed is not None:
@@ -169,6 +172,33 @@ def sagemaker_run_local(
             f"pipeline execution {execution.execution_id} failed at step {failed.name}: {failed.failure_reason}",
             f"see the job's logs under {execution.workdir / failed.job_name}",
         )
+
+
+# What libraries inside the jobs warn about (MLflow's request headers, Python warnings): in the
+# jobs' logs.txt always, on the terminal only with --verbose.
+_LIBRARY_NOISE = re.compile(
+    r"^\[[^\]]+\] (\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} WARNING |.*\b\w*Warning: |\s+warnings\.warn)"
+)
+
+
+class _JobOutput:
+    """The jobs' output lines on stderr, library warnings held back unless verbose."""
+
+    def __init__(self, verbose: bool) -> None:
+        self.verbose = verbose
+        self.held = 0
+
+    def echo(self, line: str) -> None:
+        if not self.verbose and _LIBRARY_NOISE.match(line):
+            self.held += 1
+            return
+        render.stderr().print(line, markup=False, highlight=False)
+
+    def summary(self) -> None:
+        if self.held:
+            render.stderr().print(
+                f"({self.held} library warning lines not shown: the jobs' logs.txt have them; -v shows them)"
+            )
 
 
 def _print_execution(execution: Any, as_json: bool) -> None:

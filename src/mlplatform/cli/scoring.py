@@ -117,7 +117,10 @@ def print_scoring_summary(outcome: ScoringOutcome) -> None:
     summary.add_row("Model", outcome.model)
     summary.add_row("Input", outcome.source)
     summary.add_row("Rows", f"{outcome.rows:,} scored, {outcome.bad_rows:,} quarantined")
-    summary.add_row("Speed", f"{outcome.rows_per_second:,.0f} rows/s ({outcome.seconds:.1f}s in all)")
+    summary.add_row(
+        "End to end",
+        f"{outcome.rows_per_second:,.0f} rows/s ({outcome.seconds:.1f}s from loading the model to the end)",
+    )
     total = max(outcome.rows, 1)
     if outcome.class_counts:
         summary.add_row("Classes", ", ".join(f"{k} {v / total:.1%}" for k, v in outcome.class_counts.items()))
