@@ -32,9 +32,9 @@ def readme_commands() -> list[str]:
             continue
         command = line.split("  #", 1)[0].strip()
         for part in command.split("&&") if fenced else ():
-            part = part.strip().removeprefix(".venv/bin/")
-            if part.startswith("mlplatform "):
-                found.append(part)
+            shown = part.strip().removeprefix(".venv/bin/")
+            if shown.startswith("mlplatform "):
+                found.append(shown)
     # inline examples: complete commands only (not `a / b` alternatives, `[--opt]` notation,
     # `N` placeholders or a bare command name in a sentence)
     notation = re.compile(r"\[|\]| / |\||\b[A-Z]{1,4}\b(?!=)")
