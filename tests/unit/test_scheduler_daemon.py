@@ -281,3 +281,16 @@ def test_the_policy_is_also_asked_between_fires_so_late_labels_count(tmp_path):
     scheduler.run_forever()
     assert [t.hour for t in asked][:3] == [8, 9, 10]
     assert [(p, d) for p, d, _ in runner.calls] == [("training", "2026-11-21")]
+
+
+def test_after_each_run_the_hook_runs_and_its_failure_does_not_stop_the_daemon(tmp_path):
+    scheduler, runner, _, _ = make(tmp_path, "2026-11-21T05:00:00", "2026-11-23T00:00:00", [DAILY])
+    seen = []
+
+    def hook(pipeline):
+        seen.append(pipeline)
+        raise OSError("disk full")
+
+    scheduler.after_run = hook
+    scheduler.run_forever()
+    assert seen == ["inference", "inference"] and len(runner.calls) == 2

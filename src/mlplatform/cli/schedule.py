@@ -85,7 +85,15 @@ def scheduler(
     if log_format not in ("text", "json"):
         raise BadInputError(f"invalid --log-format {log_format!r}", "use text or json")
     configure_logging(state(ctx).verbose, "json" if log_format == "json" else "text")
-    daemon = build_scheduler(load(ctx), in_process)
+    settings = load(ctx)
+    daemon = build_scheduler(settings, in_process)
+    if settings.monitoring.report_path:  # the model's report, fresh after every run
+        from pathlib import Path
+
+        from mlplatform.web.report import write_report
+
+        report = Path(settings.monitoring.report_path)
+        daemon.after_run = lambda _pipeline: log.info("event=report_written path=%s", write_report(settings, report))
 
     def request_stop(signum: int, _frame: object) -> None:
         log.info("event=stop_requested signal=%s", signal.Signals(signum).name)

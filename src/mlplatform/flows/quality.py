@@ -241,7 +241,8 @@ class ShadowComparison:
 
     def line(self) -> str:
         return (
-            f"shadow comparison on the same labelled rows ({len(self.dates)} dates, {self.labels:,} labels): "
+            f"shadow comparison on the same labelled rows ({len(self.dates)} "
+            f"date{'s' if len(self.dates) != 1 else ''}, {self.labels:,} labels): "
             f"{self.metric} champion v{self.champion_version} {self.champion:.3f}, "
             f"challenger v{self.challenger_version} {self.challenger:.3f}"
         )

@@ -143,6 +143,8 @@ class Scheduler:
     # on their own time); a reason starts a training run with trigger "policy".
     retrain_check: RetrainCheck | None = None
     policy_every: timedelta = timedelta(minutes=15)
+    # Called with the pipeline after each run, whatever its outcome (the report is rewritten).
+    after_run: Callable[[Pipeline], None] | None = None
     stop: threading.Event = field(default_factory=threading.Event)
 
     def run_forever(self) -> None:
@@ -289,6 +291,7 @@ class Scheduler:
                 error=result.error or "",
             )
             status = result.status
+            self._after(pipeline)
             if result.status != "failed" or self.stop.is_set() or attempt > self.config.max_retries:
                 return status
             delay = self.config.retry_backoff_s * 2 ** (attempt - 1)
@@ -302,6 +305,14 @@ class Scheduler:
             if self.clock.sleep(delay, self.stop):
                 return status
         return status
+
+    def _after(self, pipeline: Pipeline) -> None:
+        if self.after_run is None:
+            return
+        try:
+            self.after_run(pipeline)
+        except Exception as exc:  # noqa: BLE001 - what runs after a run must not stop the daemon
+            event("after_run_failed", pipeline=pipeline, error=f"{type(exc).__name__}: {exc}")
 
     def _wait_for_input(self, logical_date: str) -> tuple[bool, str]:
         assert self.input_check is not None
