@@ -46,6 +46,7 @@ def ui(
         "--port",
         str(port),
     ]
+    os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")  # no job runner processes for a UI
     os.execv(sys.executable, command)  # the UI replaces this process: Ctrl+C stops it directly
 
 

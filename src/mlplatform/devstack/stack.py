@@ -119,7 +119,12 @@ def _start_mlflow(stack: Stack) -> str:
     command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--workers", "1", "--backend-store-uri", f"sqlite:///{stack.folder / 'mlflow.db'}"]
     command += ["--artifacts-destination", str(stack.folder / "mlflow-artifacts")]
-    env = os.environ | {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+    # no job runner: the stack runs no MLflow jobs, and it saves six processes
+    env = os.environ | {
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "true",
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+    }
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     stack.processes.append(process)
     uri = f"http://127.0.0.1:{port}"
