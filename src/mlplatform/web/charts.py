@@ -224,7 +224,6 @@ def quality(view: ModelView) -> dict[str, Any]:
             "tickformat": ".0%",
             "showgrid": False,
             "tickvals": [0, 0.5, 1],
-            "title": {"text": "coverage"},
         },
         legend={"orientation": "h"},
     )
@@ -249,4 +248,4 @@ def timeline(view: ModelView) -> dict[str, Any]:
         "marker": {"size": 11, "color": [rows.get(p[1], 1) for p in points], "colorscale": "Viridis"},
     }
     ticks = {"tickvals": [0, 1, 2, 3], "ticktext": ["registered", "challenger", "promoted", "rolled back"]}
-    return _figure([trace], "Versions", yaxis=ticks, height=240)
+    return _figure([trace], "Versions", yaxis=ticks, height=240, margin=LAYOUT["margin"] | {"l": 100})
