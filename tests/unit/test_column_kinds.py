@@ -124,3 +124,25 @@ def test_scoring_names_a_text_value_in_a_number_column_with_its_data_row(tmp_pat
     stream = stream_features(str(path), {"a": "numeric"}, None, 10_000, lambda schema, source: None, Clients())
     with pytest.raises(DataError, match=r"has text value 'lots' at data row 30001"):
         list(stream.batches())
+
+
+def test_a_folder_whose_files_disagree_on_columns_is_refused_naming_the_odd_file(tmp_path):
+    folder = tmp_path / "input"
+    folder.mkdir()
+    pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]}).to_parquet(folder / "part-1.parquet")
+    pd.DataFrame({"a": [5.0]}).to_parquet(folder / "part-2.parquet")  # b would be read as blanks
+    with pytest.raises(DataError) as refused:
+        stream_features(str(folder), {"a": "numeric", "b": "numeric"}, None, 100, lambda s, u: None, Clients())
+    assert "part-2.parquet has other columns than" in refused.value.headline
+    assert "lacks ['b']" in refused.value.headline
+
+
+def test_a_damaged_parquet_file_in_a_folder_is_one_line_naming_it(tmp_path):
+    folder = tmp_path / "input"
+    folder.mkdir()
+    pd.DataFrame({"a": [1.0, 2.0]}).to_parquet(folder / "good.parquet")
+    (folder / "torn.parquet").write_bytes(b"PAR1" + b"\0" * 16 + b"PAR1")
+    with pytest.raises(DataError) as refused:
+        stream_features(str(folder), {"a": "numeric"}, None, 100, lambda s, u: None, Clients())
+    assert "torn.parquet" in refused.value.headline
+    assert "damaged file" in refused.value.fix

@@ -86,6 +86,8 @@ def open_dataset(uri: str, clients: Clients) -> tuple[ds.Dataset, tuple[str, ...
             hasher.update(f"{item.path}\x1f{item.size}\x1f{item.mtime_ns}\n".encode())
         dataset = pads.dataset(list(files), filesystem=filesystem, format=fmt)
         dataset.schema.names  # noqa: B018 - column names decode here: fail now, with the file named
+        if len(files) > 1:
+            _check_same_columns(dataset, uri)
         return dataset, files, hasher.hexdigest()[:16]
     except DataError:
         raise
@@ -95,6 +97,27 @@ def open_dataset(uri: str, clients: Clients) -> tuple[ds.Dataset, tuple[str, ...
         ) from None
     except (pa.ArrowInvalid, OSError) as exc:
         raise _read_error(uri, exc, hint) from None
+
+
+def _check_same_columns(dataset: ds.Dataset, uri: str) -> None:
+    """Every file of a folder has the first file's columns: a file without one would otherwise
+    be read with blanks in its place (and scored on them)."""
+    expected: list[str] | None = None
+    first = ""
+    for fragment in dataset.get_fragments():
+        names = list(fragment.physical_schema.names)
+        if expected is None:
+            expected, first = names, fragment.path
+            continue
+        if set(names) != set(expected):
+            missing, extra = sorted(set(expected) - set(names)), sorted(set(names) - set(expected))
+            difference = "; ".join(
+                part for part in (f"lacks {missing}" if missing else "", f"adds {extra}" if extra else "") if part
+            )
+            raise DataError(
+                f"{fragment.path} has other columns than {first} under {uri} ({difference})",
+                "give every file of the folder the same columns (or move the odd one out)",
+            )
 
 
 def read_table(uri: str, clients: Clients) -> tuple[pa.Table, tuple[str, ...]]:
@@ -156,6 +179,8 @@ def _read_error(uri: str, exc: BaseException, hint: str) -> DataError:
     if duplicate:
         name = duplicate.group(1).strip()
         return DataError(f"duplicate column name {name!r} in {uri}", "rename or drop one of the columns")
+    if "Parquet" in message and ("magic bytes" in message or "footer" in message or "Could not open" in message):
+        hint = "replace or remove the damaged file: it is not a readable Parquet file"
     return DataError(f"cannot read {uri}: {_first_line(exc)}", hint)
 
 
@@ -192,7 +217,10 @@ def stream_features(
     check_schema(dataset.schema, uri)  # may settle the id column (callable), so read it after
     id_column = id_column() if callable(id_column) else id_column
     parquet = all(file_format(f) == "parquet" for f in files)
-    total = dataset.count_rows() if parquet else None  # Parquet knows; CSV would need a full read
+    try:
+        total = dataset.count_rows() if parquet else None  # Parquet knows; CSV would need a full read
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise _read_error(uri, exc, "replace or remove the damaged file") from None
     columns = [*kinds, *([id_column] if id_column and id_column not in kinds else [])]
     if not parquet:
         dataset = as_text(dataset, columns)
