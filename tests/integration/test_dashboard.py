@@ -137,6 +137,7 @@ def test_the_overview_lists_every_model_with_its_state(browser, dashboard):
         "drifted: " in rows["iris-model"] and "petal_length" in rows["iris-model"] and "degraded" in rows["iris-model"]
     )
     assert "inference " in rows["iris-model"]  # the next scheduled runs
+    assert f"{DAYS[-1]} committed" in rows["churn-model"]  # its outputs live under churn/, found all the same
     assert console_errors(browser) == []
     assert screenshot(browser, "dashboard-overview.png").stat().st_size > 10_000
 

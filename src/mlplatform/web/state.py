@@ -10,12 +10,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mlplatform.clients import Clients
+from mlplatform.config.loading import project_for
 from mlplatform.config.settings import Settings
 from mlplatform.errors import MLPlatformError
 from mlplatform.events.log import EventLog
 from mlplatform.events.model import Event
 from mlplatform.flows.quality import DateQuality
-from mlplatform.layout import MONITORING, model_folder
+from mlplatform.layout import MONITORING, PREDICTIONS, model_folder
 from mlplatform.registry.history import AliasEvent
 from mlplatform.registry.mlflow import Connection, RegisteredModel, VersionInfo
 from mlplatform.registry.mlflow.registered import registered_names
@@ -73,9 +74,20 @@ class State:
     def model_names(self) -> list[str]:
         """Registered models, and models that only have outputs in the data root."""
         names = set(registered_names(self.connection))
-        root = ObjectStore(self.clients, f"{self.settings.data_root}/{self.settings.project}/inference-output")
-        names |= {n[6:] for n in root.children() if n.startswith("model=")}
+        root = ObjectStore(self.clients, self.settings.data_root)
+        for project in root.children():
+            outputs = root.sub(f"{project}/{PREDICTIONS}")
+            names |= {n[6:] for n in outputs.children() if n.startswith("model=")}
         return sorted(names)
+
+    def project_of(self, name: str) -> str:
+        """Where a model's outputs live: the configured project, or the one its name derives
+        (`churn-model` -> `churn/`) when that is where they are."""
+        root = ObjectStore(self.clients, self.settings.data_root)
+        for project in dict.fromkeys((self.settings.project, project_for(name))):
+            if f"model={name}" in root.sub(f"{project}/{PREDICTIONS}").children():
+                return project
+        return self.settings.project
 
     def model(self, name: str) -> ModelView:
         registered = RegisteredModel(self.connection, name)
@@ -87,16 +99,17 @@ class State:
         history = _quietly(registered.history, []) if exists else []
         champion = _quietly(lambda: registered.alias_version(champion_alias), None) if exists else None
         moves = [e for e in history if e.alias == champion_alias and e.version == champion]
-        manifests = self._manifests(name)
+        project = self.project_of(name)
+        manifests = self._manifests(name, project)
         events = [e for e in self.events if e.model == name]
         return ModelView(
             name=name,
             champion=champion,
             champion_since=datetime.fromisoformat(moves[-1].at) if moves else None,
             challenger=_quietly(lambda: registered.alias_version(challenger_alias), None) if exists else None,
-            dates=self._dates(name, manifests, events),
+            dates=self._dates(name, project, manifests, events),
             manifests=manifests,
-            quality=self._quality(name),
+            quality=self._quality(name, project),
             versions=_quietly(lambda: registered.versions(limit=100), []) if exists else [],
             history=history,
             events=events,
@@ -104,8 +117,8 @@ class State:
             task="regression" if any(not m.get("classes") for m in manifests.values()) else "classification",
         )
 
-    def _manifests(self, name: str) -> dict[str, dict[str, Any]]:
-        folder = ObjectStore(self.clients, model_folder(self.settings.data_root, self.settings.project, name))
+    def _manifests(self, name: str, project: str) -> dict[str, dict[str, Any]]:
+        folder = ObjectStore(self.clients, model_folder(self.settings.data_root, project, name))
         days = sorted(n[5:] for n in folder.children() if n.startswith("date="))[-self.max_dates :]
         found = {}
         for day in days:
@@ -117,7 +130,9 @@ class State:
                 found[day] = manifest
         return found
 
-    def _dates(self, name: str, manifests: dict[str, dict[str, Any]], events: list[Event]) -> list[DateStatus]:
+    def _dates(
+        self, name: str, project: str, manifests: dict[str, dict[str, Any]], events: list[Event]
+    ) -> list[DateStatus]:
         statuses = {
             day: DateStatus(
                 day, "committed", int(m.get("rows", 0)), m.get("model", {}).get("version"), m.get("inference_run_id")
@@ -129,7 +144,7 @@ class State:
                 committed = statuses.get(event.date)
                 if committed is None or committed.status != "committed":
                     statuses[event.date] = DateStatus(event.date, "failed", detail=str(event.details.get("error", "")))
-        for day in self._running(name):
+        for day in self._running(name, project):
             statuses.setdefault(day, DateStatus(day, "running"))
         if not statuses:
             return []
@@ -138,8 +153,8 @@ class State:
         span = [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
         return [statuses.get(day, DateStatus(day, "missing")) for day in span]
 
-    def _running(self, name: str) -> list[str]:
-        folder = ObjectStore(self.clients, model_folder(self.settings.data_root, self.settings.project, name))
+    def _running(self, name: str, project: str) -> list[str]:
+        folder = ObjectStore(self.clients, model_folder(self.settings.data_root, project, name))
         days = []
         for entry in folder.children(PENDING):
             try:
@@ -148,10 +163,10 @@ class State:
                 continue
         return days
 
-    def _quality(self, name: str) -> list[DateQuality]:
+    def _quality(self, name: str, project: str) -> list[DateQuality]:
         """The realized quality `mlplatform quality` (and every label ingest) computed: read, never
         computed here."""
-        folder = model_folder(self.settings.data_root, self.settings.project, name, MONITORING)
+        folder = model_folder(self.settings.data_root, project, name, MONITORING)
         store = ObjectStore(self.clients, f"{folder}/quality")
         results = []
         for entry in sorted(store.children()):
