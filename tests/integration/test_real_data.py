@@ -17,7 +17,8 @@ DATE = "2026-11-20"
 
 
 def outputs(home: Path, model: str, date: str = DATE) -> Path:
-    return home / "data" / "iris" / "inference-output" / f"model={model}" / f"date={date}"
+    """Where a model's date lands: the layout's first folder follows the model (penguins-model -> penguins/)."""
+    return home / "data" / model.removesuffix("-model") / "inference-output" / f"model={model}" / f"date={date}"
 
 
 def test_mixed_types_train_on_the_server_and_score_raw_rows_to_files_and_kafka(
