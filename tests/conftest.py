@@ -20,19 +20,23 @@ SEED_ENV_VARS = (
 )
 
 
-@pytest.fixture(autouse=True)
-def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No setting leaks in from the developer's shell; state goes to a temp dir."""
+def isolate(monkeypatch: pytest.MonkeyPatch, home: Path) -> Path:
+    """No setting leaks in from the developer's shell; state goes to `home`."""
     import os
 
     for name in list(os.environ):
         if name.startswith("MLPLATFORM_") or name in SEED_ENV_VARS:
             monkeypatch.delenv(name, raising=False)
-    home = tmp_path / "state"
     monkeypatch.setenv("MLPLATFORM_HOME", str(home))
     monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
     monkeypatch.setenv("MLPLATFORM_ACTOR", "pytest")
     return home
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Every test: a clean environment and a state directory of its own."""
+    return isolate(monkeypatch, tmp_path / "state")
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from tests.integration.test_closed_loop import iris_batch
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 DAYS = [f"2026-11-{day:02d}" for day in range(10, 18)]
-pytestmark = pytest.mark.usefixtures("trained")
 
 
 def chromium_or_skip() -> tuple[str, str]:
@@ -50,10 +49,32 @@ def browser() -> Iterator[object]:
         chrome.quit()
 
 
-@pytest.fixture
-def state(cli, tmp_path, monkeypatch) -> None:
+@pytest.fixture(scope="module")
+def state_template(trained_template, tmp_path_factory) -> Path:
     """Eight dates of iris-model (drift from the sixth on, labels for most, half wrong at the end,
-    one date whose input was missing) and a second model scored once."""
+    one date whose input was missing) and a second model scored once: built once for the module,
+    cloned into each test's state directory."""
+    from typer.testing import CliRunner
+
+    from mlplatform.cli import app
+    from tests.conftest import isolate
+    from tests.support.state import clone_state
+
+    folder = tmp_path_factory.mktemp("dashboard")
+    home = folder / "state"
+    runner = CliRunner()
+
+    def cli(*args: str):
+        return runner.invoke(app, list(args), catch_exceptions=False)
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        isolate(monkeypatch, home)
+        clone_state(trained_template, home)
+        build_state(cli, folder)
+    return home
+
+
+def build_state(cli, tmp_path: Path) -> None:
     for index, day in enumerate(DAYS):
         batch = iris_batch(index, 90)
         features = batch.drop(columns="species")
@@ -73,6 +94,13 @@ def state(cli, tmp_path, monkeypatch) -> None:
     assert cli("train", "--model-name", "churn-model", "-p", "n_estimators=5").exit_code == 0
     assert cli("score", "--model-name", "churn-model", "--rows", "50", "--date", DAYS[-1]).exit_code == 0
     assert cli("quality").exit_code == 0
+
+
+@pytest.fixture
+def state(state_template, isolated_env) -> None:
+    from tests.support.state import clone_state
+
+    clone_state(state_template, isolated_env)
 
 
 @contextlib.contextmanager
