@@ -98,8 +98,9 @@ def test_invalid_arguments_are_reported():
 
 @pytest.mark.parametrize("kind", ["training", "inference"])
 def test_execution_parameters_match_start_pipeline_execution(kind):
-    image = IMAGES["TrainingImageUri" if kind == "training" else "InferenceImageUri"]
-    given = {"MlflowTrackingUri": ARN, "TrainingImageUri" if kind == "training" else "InferenceImageUri": image}
+    # The inference pipeline passes the training image on to the training pipeline it may start.
+    images = {"TrainingImageUri": IMAGES["TrainingImageUri"]} if kind == "training" else IMAGES
+    given = {"MlflowTrackingUri": ARN, **images}
     request = execution_parameters(load_settings("staging"), kind, "2026-11-22", given)
     shape = (
         botocore.session.get_session()
@@ -159,12 +160,14 @@ def test_manual_parameters_refuse_an_unwired_run(monkeypatch, settings_env, give
 def test_manual_parameters_take_the_tracking_uri_and_kafka_from_settings(monkeypatch):
     monkeypatch.setenv("MLPLATFORM_AWS__MLFLOW_TRACKING_URI", ARN)
     monkeypatch.setenv("MLPLATFORM_AWS__INFERENCE_IMAGE_URI", IMAGES["InferenceImageUri"])
+    monkeypatch.setenv("MLPLATFORM_AWS__TRAINING_IMAGE_URI", IMAGES["TrainingImageUri"])
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "b-1.msk:9096")
     monkeypatch.setenv("KAFKA_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:AmazonMSK_x")
     request = execution_parameters(load_settings("staging"), "inference", "2026-11-22", {"KafkaTopic": "t"})
     values = {p["Name"]: p["Value"] for p in request["PipelineParameters"]}
     assert values["MlflowTrackingUri"] == ARN
     assert values["InferenceImageUri"] == IMAGES["InferenceImageUri"]
+    assert values["TrainingImageUri"] == IMAGES["TrainingImageUri"]  # the retrain step passes it on
     assert values["KafkaBootstrapServers"] == "b-1.msk:9096" and values["KafkaTopic"] == "t"
     assert values["KafkaSecretArn"].endswith(":secret:AmazonMSK_x")
     assert values["InferenceInstanceCount"] == "1"
