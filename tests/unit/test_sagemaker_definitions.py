@@ -98,9 +98,8 @@ def test_invalid_arguments_are_reported():
 
 @pytest.mark.parametrize("kind", ["training", "inference"])
 def test_execution_parameters_match_start_pipeline_execution(kind):
-    # The inference pipeline passes the training image on to the training pipeline it may start.
-    images = {"TrainingImageUri": IMAGES["TrainingImageUri"]} if kind == "training" else IMAGES
-    given = {"MlflowTrackingUri": ARN, **images}
+    image = IMAGES["TrainingImageUri" if kind == "training" else "InferenceImageUri"]
+    given = {"MlflowTrackingUri": ARN, "TrainingImageUri" if kind == "training" else "InferenceImageUri": image}
     request = execution_parameters(load_settings("staging"), kind, "2026-11-22", given)
     shape = (
         botocore.session.get_session()
@@ -114,6 +113,8 @@ def test_execution_parameters_match_start_pipeline_execution(kind):
     assert values["MlflowTrackingUri"] == ARN
     assert "" not in values.values()  # empty values cannot be sent; the default applies
     assert request["PipelineName"] == f"iris-staging-{'training' if kind == 'training' else 'processing'}"
+    if kind == "inference":  # the config's `latest` placeholder is not passed on to the retrain step
+        assert "TrainingImageUri" not in values
 
 
 @pytest.mark.parametrize("env", ["local", "staging", "prod"])

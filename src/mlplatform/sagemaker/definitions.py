@@ -348,14 +348,14 @@ def execution_values(settings: Settings, kind: Kind, logical_date: str, given: d
     known: dict[str, Any] = {
         "LogicalDate": logical_date,
         TRACKING_PARAMETER: aws.mlflow_tracking_uri or settings.tracking_uri,
-        "TrainingImageUri": aws.training_image_uri,  # the inference pipeline's retrain step passes it on
+        IMAGE_PARAMETERS[kind]: aws.training_image_uri if kind == "training" else aws.inference_image_uri,
     }
     if kind == "inference":
-        known |= {
-            "InferenceImageUri": aws.inference_image_uri,
-            "KafkaBootstrapServers": kafka.bootstrap_servers,
-            "KafkaSecretArn": kafka.secret_arn,
-        }
+        known |= {"KafkaBootstrapServers": kafka.bootstrap_servers, "KafkaSecretArn": kafka.secret_arn}
+        # The retrain step passes the training image on: a pushed one, never the config's `latest`
+        # placeholder (without it the step refuses to run once a retrain rule is set).
+        if not aws.training_image_uri.endswith(":latest"):
+            known["TrainingImageUri"] = aws.training_image_uri
     values = parameter_values(definition, {k: v for k, v in known.items() if v} | given)
     check_wiring(definition, values)
     return values
