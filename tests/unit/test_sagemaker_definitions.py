@@ -81,6 +81,7 @@ def test_vpc_config_is_optional_and_valid(monkeypatch):
     inference = render(settings, "inference")
     assert training["Steps"][0]["Arguments"]["VpcConfig"]["Subnets"] == ["subnet-1", "subnet-2"]
     assert inference["Steps"][0]["Arguments"]["NetworkConfig"]["VpcConfig"]["SecurityGroupIds"] == ["sg-1"]
+    assert inference["Steps"][1]["Arguments"]["NetworkConfig"] == inference["Steps"][0]["Arguments"]["NetworkConfig"]
     assert validate_step_arguments(training) == validate_step_arguments(inference) == []
 
 
