@@ -112,8 +112,19 @@ def upload_inputs(bucket: str, iris: pd.DataFrame) -> None:
         s3.upload_file(str(path), bucket, f"iris/inference-input/date={DATE}/part-{part}.parquet")
 
 
+@pytest.fixture
+def training_pipeline(aws) -> Iterator[str]:
+    """The training pipeline Terraform deploys, in moto's SageMaker: what the retrain step starts
+    (removed after the test: the moto server is shared by the session)."""
+    sagemaker = Clients().boto3("sagemaker")
+    sagemaker.create_pipeline(PipelineName="iris-staging-training", RoleArn=ROLE,
+                              PipelineDefinition=(DEFINITIONS / "training.json").read_text())  # fmt: skip
+    yield "iris-staging-training"
+    sagemaker.delete_pipeline(PipelineName="iris-staging-training", ClientRequestToken=uuid.uuid4().hex)
+
+
 def test_the_deployed_definitions_train_promote_score_and_publish(
-    aws, managed_mlflow, s3_bucket, kafka_broker, iris, tmp_path, monkeypatch
+    aws, managed_mlflow, s3_bucket, kafka_broker, training_pipeline, iris, tmp_path, monkeypatch
 ):
     started = time.monotonic()
     upload_inputs(s3_bucket, iris)
@@ -138,9 +149,7 @@ def test_the_deployed_definitions_train_promote_score_and_publish(
     assert run.data.params["n_estimators"] == "100"
     models = [k for k in keys(s3_bucket, "iris/models/") if k.endswith("/output/model.tar.gz")]
     assert len(models) == 1
-    sagemaker = Clients().boto3("sagemaker")  # the training pipeline Terraform deploys, for the retrain step
-    sagemaker.create_pipeline(PipelineName="iris-staging-training", RoleArn=ROLE,
-                              PipelineDefinition=(DEFINITIONS / "training.json").read_text())  # fmt: skip
+    sagemaker = Clients().boto3("sagemaker")
 
     scored = run_local("inference", params, tmp_path / "work", env, "-p", f"LogicalDate={DATE}",
                        "-p", "InferenceInstanceCount=2")  # fmt: skip
@@ -170,7 +179,7 @@ def test_the_deployed_definitions_train_promote_score_and_publish(
     assert [s["StepName"] for s in execution["PipelineExecutionSteps"]] == ["RetrainCheck", "Score"]  # newest first
     decision = json.loads(get(s3_bucket, reports[0]))
     assert (decision["action"], decision["pipeline_execution_arn"]) == ("wait", None)  # no rule set
-    assert training_executions(sagemaker) == []
+    assert training_executions(sagemaker, training_pipeline) == []
 
     messages = consume_all(kafka_broker.bootstrap, "predictions", expected=len(ids))
     assert {m.key().decode() for m in messages} == ids  # every prediction published, no other key
@@ -182,7 +191,7 @@ def test_the_deployed_definitions_train_promote_score_and_publish(
     checked = run_local("inference", params, tmp_path / "work", aged, "-p", f"LogicalDate={DATE}",
                         "--pass-env", "MLPLATFORM_TRAINING__RETRAIN__MAX_AGE_DAYS")  # fmt: skip
     assert checked.returncode == 0, checked.stderr[-3000:]
-    [started_training] = training_executions(sagemaker)
+    [started_training] = training_executions(sagemaker, training_pipeline)
     arn = started_training["PipelineExecutionArn"]
     assert started_training["PipelineExecutionDisplayName"] == f"retrain-{DATE}"
     given = sagemaker.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)["PipelineParameters"]
@@ -215,8 +224,8 @@ def test_without_the_tracking_uri_nothing_runs(aws, s3_bucket, tmp_path):
         assert time.monotonic() - started < 20
 
 
-def training_executions(sagemaker) -> list[dict]:
-    return sagemaker.list_pipeline_executions(PipelineName="iris-staging-training")["PipelineExecutionSummaries"]
+def training_executions(sagemaker, name: str) -> list[dict]:
+    return sagemaker.list_pipeline_executions(PipelineName=name)["PipelineExecutionSummaries"]
 
 
 def keys(bucket: str, prefix: str) -> list[str]:
