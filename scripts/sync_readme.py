@@ -105,6 +105,19 @@ them as `pipeline_parameters` for manual runs.
 | `KafkaBootstrapServers`, `KafkaTopic` | `kafka_bootstrap_servers`, `kafka_topic` | `KAFKA_BOOTSTRAP_SERVERS`, `KAFKA_TOPIC` |
 | `KafkaSecretArn`, `KafkaSecurityProtocol`, `KafkaSaslMechanism` | `kafka_secret_arn`, `kafka_security_protocol`, `kafka_sasl_mechanism` | `KAFKA_SECRET_ARN`, ... |
 | `LogicalDate` | `auto` (the execution's UTC date) | `--date` |
+| `TrainingPipelineName` (inference) | this module's training pipeline, `<project_name>-<environment>-training` | the `RetrainCheck` step: the pipeline it starts |
+| `TrainingImageUri`, `TrainingDataS3Uri`, `ModelOutputS3Uri`, `MlflowTrackingUri` (inference) | the training schedule's values | the `RetrainCheck` step: passed on to the training execution it starts |
+| `RetrainInstanceType` (inference) | not sent: `aws.retrain_instance_type` (`ml.t3.medium`) | the `RetrainCheck` job's instance |
+
+## The retrain step
+
+The inference definition ends with a `RetrainCheck` step (`DependsOn` the scoring step): it asks
+mlplatform's retrain policy (`training.retrain` in `config/<env>.toml`, all rules off by default)
+and, when it says `retrain`, starts the training pipeline with `StartPipelineExecution`. This
+module grants the processing role exactly `sagemaker:StartPipelineExecution` on the training
+pipeline, read access to `<data root>/<s3_prefix>/labels/` and read/write to
+`<data root>/<s3_prefix>/monitoring/` (the realized-quality cache). `retrain_on_evidence = false`
+(or deploying only one of the pipelines) removes the step from the deployed definition and all three grants.
 
 ## Seed 002's inputs
 

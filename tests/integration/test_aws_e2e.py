@@ -6,10 +6,14 @@ Terraform module sends (evaluated from its `local.parameters`), in sequence:
    sagemaker-mlflow plugin, its requests sent to a local `mlflow server` that keeps artifacts in
    S3 as the managed service does) and promotes it;
 2. inference on 2 processing hosts scores S3 input sharded by key, writes one complete
-   partition per host and publishes every prediction to the Kafka test broker;
-3. without the tracking URI, nothing runs: one line says which parameter is missing.
+   partition per host and publishes every prediction to the Kafka test broker; its retrain step
+   asks the policy (no rule set: `wait`) and starts nothing;
+3. inference again with a retrain rule the champion breaks (`max_age_days`): the retrain step
+   starts the training pipeline exactly once, with the training schedule's values;
+4. without the tracking URI, nothing runs: one line says which parameter is missing.
 
-S3 and Secrets Manager are moto in server mode; no mocks.
+S3, SageMaker (the pipelines the retrain step starts) and Secrets Manager are moto in server mode;
+no mocks.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ MODULE = ROOT / "infra" / "terraform" / "modules" / "sagemaker-pipelines"
 ARN = "arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/mlflow-staging-mlflow"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/iris-staging-{}:0123456789ab"
 DATE = "2026-11-22"
+ROLE = "arn:aws:iam::123456789012:role/iris-staging-training-execution"
 ROWS_PER_PART, PARTS = 50, 4
 
 
@@ -107,8 +112,19 @@ def upload_inputs(bucket: str, iris: pd.DataFrame) -> None:
         s3.upload_file(str(path), bucket, f"iris/inference-input/date={DATE}/part-{part}.parquet")
 
 
+@pytest.fixture
+def training_pipeline(aws) -> Iterator[str]:
+    """The training pipeline Terraform deploys, in moto's SageMaker: what the retrain step starts
+    (removed after the test: the moto server is shared by the session)."""
+    sagemaker = Clients().boto3("sagemaker")
+    sagemaker.create_pipeline(PipelineName="iris-staging-training", RoleArn=ROLE,
+                              PipelineDefinition=(DEFINITIONS / "training.json").read_text())  # fmt: skip
+    yield "iris-staging-training"
+    sagemaker.delete_pipeline(PipelineName="iris-staging-training", ClientRequestToken=uuid.uuid4().hex)
+
+
 def test_the_deployed_definitions_train_promote_score_and_publish(
-    aws, managed_mlflow, s3_bucket, kafka_broker, iris, tmp_path, monkeypatch
+    aws, managed_mlflow, s3_bucket, kafka_broker, training_pipeline, iris, tmp_path, monkeypatch
 ):
     started = time.monotonic()
     upload_inputs(s3_bucket, iris)
@@ -133,6 +149,7 @@ def test_the_deployed_definitions_train_promote_score_and_publish(
     assert run.data.params["n_estimators"] == "100"
     models = [k for k in keys(s3_bucket, "iris/models/") if k.endswith("/output/model.tar.gz")]
     assert len(models) == 1
+    sagemaker = Clients().boto3("sagemaker")
 
     scored = run_local("inference", params, tmp_path / "work", env, "-p", f"LogicalDate={DATE}",
                        "-p", "InferenceInstanceCount=2")  # fmt: skip
@@ -157,13 +174,38 @@ def test_the_deployed_definitions_train_promote_score_and_publish(
     assert len(ids) == ROWS_PER_PART * PARTS
     execution_id = execution["PipelineExecutionArn"].rsplit("/", 1)[1]
     reports = keys(s3_bucket, f"iris/processing-runs/{execution_id}/")
-    assert [r.rsplit("/", 1)[1] for r in reports] == [f"run-{DATE}-algo-1.json", f"run-{DATE}-algo-2.json"]
+    names = [f"retrain-{DATE}.json", f"run-{DATE}-algo-1.json", f"run-{DATE}-algo-2.json"]
+    assert [r.rsplit("/", 1)[1] for r in reports] == names
+    assert [s["StepName"] for s in execution["PipelineExecutionSteps"]] == ["RetrainCheck", "Score"]  # newest first
+    decision = json.loads(get(s3_bucket, reports[0]))
+    assert (decision["action"], decision["pipeline_execution_arn"]) == ("wait", None)  # no rule set
+    assert training_executions(sagemaker, training_pipeline) == []
 
     messages = consume_all(kafka_broker.bootstrap, "predictions", expected=len(ids))
     assert {m.key().decode() for m in messages} == ids  # every prediction published, no other key
     assert len(messages) == len(ids)
+    scored_seconds = time.monotonic() - started
+
+    # The champion is older than the rule allows: the retrain step starts the training pipeline.
+    aged = env | {"MLPLATFORM_TRAINING__RETRAIN__MAX_AGE_DAYS": "0.00001"}  # 0.9 s
+    checked = run_local("inference", params, tmp_path / "work", aged, "-p", f"LogicalDate={DATE}",
+                        "--pass-env", "MLPLATFORM_TRAINING__RETRAIN__MAX_AGE_DAYS")  # fmt: skip
+    assert checked.returncode == 0, checked.stderr[-3000:]
+    [started_training] = training_executions(sagemaker, training_pipeline)
+    arn = started_training["PipelineExecutionArn"]
+    assert started_training["PipelineExecutionDisplayName"] == f"retrain-{DATE}"
+    given = sagemaker.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)["PipelineParameters"]
+    training_schedule = terraform_parameters(s3_bucket, kafka_broker.bootstrap)["training"]
+    assert {p["Name"]: p["Value"] for p in given} == training_schedule | {"LogicalDate": DATE}
+    execution_id = json.loads(checked.stdout)["PipelineExecutionArn"].rsplit("/", 1)[1]
+    decision = json.loads(get(s3_bucket, f"iris/processing-runs/{execution_id}/retrain-{DATE}.json"))
+    assert decision["action"] == "retrain" and decision["pipeline_execution_arn"] == arn
+    assert [r["rule"] for r in decision["reasons"] if r["fired"]] == ["max_age_days"]
+    assert f"[RetrainCheck/algo-1] retrain check of iris-model for {DATE}: retrain: champion v" in checked.stderr
     total = time.monotonic() - started
-    sys.stderr.write(f"\ne2e timings: training {training_seconds:.1f}s, total {total:.1f}s\n")
+    first, second = scored_seconds - training_seconds, total - scored_seconds
+    sys.stderr.write(f"\ne2e timings: training {training_seconds:.1f}s, inference {first:.1f}s, "
+                     f"inference with a retrain {second:.1f}s, total {total:.1f}s\n")  # fmt: skip
 
 
 def test_without_the_tracking_uri_nothing_runs(aws, s3_bucket, tmp_path):
@@ -180,6 +222,10 @@ def test_without_the_tracking_uri_nothing_runs(aws, s3_bucket, tmp_path):
         assert "MlflowTrackingUri=" in lines[1]  # the fix names the parameter to pass
         assert not (tmp_path / "work").exists()  # before anything ran
         assert time.monotonic() - started < 20
+
+
+def training_executions(sagemaker, name: str) -> list[dict]:
+    return sagemaker.list_pipeline_executions(PipelineName=name)["PipelineExecutionSummaries"]
 
 
 def keys(bucket: str, prefix: str) -> list[str]:

@@ -25,8 +25,10 @@ IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/iris-staging-{}:0123456789
 
 
 def definition(kind: str, mode: str, **changes) -> dict:
-    """The staging definition, its container replaced by the stand-in job."""
+    """The staging definition's first step, its container replaced by the stand-in job (the
+    inference pipeline's retrain step runs for real in test_sagemaker_retrain_step.py)."""
     document = render(load_settings("staging"), kind)
+    document["Steps"] = document["Steps"][:1]
     arguments = document["Steps"][0]["Arguments"]
     spec = arguments["AlgorithmSpecification" if kind == "training" else "AppSpecification"]
     spec["ContainerEntrypoint"] = ["python", FAKE_JOB]
@@ -183,6 +185,18 @@ def test_step_types_it_cannot_run_are_refused(tmp_path):
     document["Steps"].append({"Name": "Check", "Type": "Condition", "Arguments": {}})
     with pytest.raises(ConfigError, match="step Check is a Condition step, which run-local does not run"):
         LocalPipeline(document, "p", training_values("b"), tmp_path)
+
+
+def test_steps_run_in_order_so_each_may_depend_only_on_earlier_ones(tmp_path):
+    document = render(load_settings("staging"), "inference")
+    assert [(s["Name"], s.get("DependsOn")) for s in document["Steps"]] == [
+        ("Score", None),
+        ("RetrainCheck", ["Score"]),
+    ]
+    LocalPipeline(document, "p", processing_values("b"), tmp_path)  # accepted as rendered
+    document["Steps"].reverse()
+    with pytest.raises(ConfigError, match="step RetrainCheck depends on Score, which is not listed before it"):
+        LocalPipeline(document, "p", processing_values("b"), tmp_path)
 
 
 def test_the_command_takes_terraforms_parameters_and_prints_the_steps(cli, s3_bucket, tmp_path):

@@ -311,3 +311,51 @@ def test_job_roles_can_do_what_the_jobs_do(module, document):
     assert statements["InterfacePermissionsInSubnets"]["condition"][0]["variable"] == "ec2:Subnet"
     assert statements["DescribeNetwork"]["actions"][0].startswith("ec2:Describe")
     assert "sagemaker-mlflow:*" in statements["MlflowTracking"]["actions"]
+
+
+# -- the retrain step (issue 21): it starts the training pipeline, and may do nothing else new
+
+
+def test_the_retrain_step_may_start_the_training_pipeline_and_nothing_else():
+    from mlplatform.sagemaker.definitions import RETRAIN_STEP
+
+    document = typed_blocks(PIPELINES, "data")["aws_iam_policy_document"]["execution"]
+    dynamics = {d["statement"]["content"][0]["sid"]: d["statement"] for d in document["dynamic"]}
+    grant = dynamics["StartTrainingPipeline"]
+    assert grant["for_each"] == '${each.key == "processing" && local.retrain ? [1] : []}'  # the inference role only
+    assert grant["content"][0]["actions"] == ["sagemaker:StartPipelineExecution"]
+    assert grant["content"][0]["resources"] == ['${aws_sagemaker_pipeline.this["training"].arn}']
+    assert "condition" not in grant["content"][0]
+    others = [a for sid, s in _statements(PIPELINES, "execution").items() if sid != "StartTrainingPipeline"
+              for a in s["actions"]]  # fmt: skip
+    assert not [a for a in others if "Pipeline" in a], "no other pipeline action for the job roles"
+    local = blocks(PIPELINES, "locals")
+    assert local["retrain"] == (
+        "${var.retrain_on_evidence && var.enable_training_pipeline && var.enable_processing_pipeline}"
+    )
+    assert local["retrain_step"] == RETRAIN_STEP  # the name the module removes when it is off
+    assert "if local.retrain || s.Name != local.retrain_step]" in local["definitions"]
+    processing = local["pipelines"]["processing"]
+    assert processing["reads"].endswith("local.retrain ? [local.labels, local.monitoring] : [])}")
+    assert processing["writes"].endswith("local.retrain ? [local.monitoring] : [])}")
+    assert blocks(PIPELINES, "variable")["retrain_on_evidence"]["default"] is True
+    for env in ENVS:
+        assert blocks(env, "module")["sagemaker_pipelines"]["retrain_on_evidence"] == "${var.retrain_on_evidence}"
+
+
+@pytest.mark.parametrize("paths", [{}, {"input_data_s3_path": "s3://iris-ml-staging/iris/snapshots/",
+                                        "model_output_s3_path": "s3://iris-ml-staging/iris/registry"}])  # fmt: skip
+def test_the_retrain_step_gets_what_the_training_schedule_sends(paths):
+    """The training execution the retrain step starts runs with the training schedule's values."""
+    from mlplatform.sagemaker.definitions import FORWARDED_TO_TRAINING
+    from tests.support.terraform import Evaluator
+
+    sent = schedule_parameters(SAMPLE_INPUTS | paths)
+    assert set(sent["training"]) == {"LogicalDate", *FORWARDED_TO_TRAINING}
+    assert {name: sent["processing"][name] for name in FORWARDED_TO_TRAINING} == {
+        name: sent["training"][name] for name in FORWARDED_TO_TRAINING
+    }
+    pipeline = typed_blocks(PIPELINES, "resource")["aws_sagemaker_pipeline"]["this"]
+    assert pipeline["pipeline_name"] == "${local.name}-${each.key}"
+    name = Evaluator(PIPELINES, SAMPLE_INPUTS).local("name")
+    assert sent["processing"]["TrainingPipelineName"] == f"{name}-training" == "iris-staging-training"

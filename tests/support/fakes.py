@@ -111,6 +111,38 @@ def trained_iris(n_estimators: int = 10, uri: str = "models:/iris-model@producti
     return ResolvedModel(uri, "iris-model", "1", "trainrun", model, list(kinds), profile, kinds)
 
 
+# -- SageMaker
+
+
+class FakeSageMaker:
+    """`start_pipeline_execution` as SageMaker answers it: the request checked against botocore's
+    shape, one execution per ClientRequestToken (a repeated token returns the same ARN), or the
+    error `refuse` names (an AWS error code) for every call."""
+
+    def __init__(self, refuse: str | None = None) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.executions: dict[str, str] = {}  # token -> execution ARN
+        self.refuse = refuse
+
+    def start_pipeline_execution(self, **request: Any) -> dict[str, str]:
+        import botocore.session
+        from botocore.exceptions import ClientError, ParamValidationError
+        from botocore.validate import ParamValidator
+
+        model = botocore.session.get_session().get_service_model("sagemaker")
+        report = ParamValidator().validate(request, model.operation_model("StartPipelineExecution").input_shape)
+        if report.has_errors():
+            raise ParamValidationError(report=report.generate_report())
+        self.requests.append(request)
+        if self.refuse:
+            error = {"Code": self.refuse, "Message": "not authorized to perform: sagemaker:StartPipelineExecution"}
+            raise ClientError({"Error": error}, "StartPipelineExecution")
+        token = request.get("ClientRequestToken") or f"untokened-{len(self.requests)}"
+        name = request["PipelineName"]
+        arn = f"arn:aws:sagemaker:us-east-1:123456789012:pipeline/{name}/execution/{len(self.executions) + 1:012d}"
+        return {"PipelineExecutionArn": self.executions.setdefault(token, arn)}
+
+
 # -- Kafka
 
 

@@ -81,6 +81,7 @@ def test_vpc_config_is_optional_and_valid(monkeypatch):
     inference = render(settings, "inference")
     assert training["Steps"][0]["Arguments"]["VpcConfig"]["Subnets"] == ["subnet-1", "subnet-2"]
     assert inference["Steps"][0]["Arguments"]["NetworkConfig"]["VpcConfig"]["SecurityGroupIds"] == ["sg-1"]
+    assert inference["Steps"][1]["Arguments"]["NetworkConfig"] == inference["Steps"][0]["Arguments"]["NetworkConfig"]
     assert validate_step_arguments(training) == validate_step_arguments(inference) == []
 
 
@@ -113,6 +114,8 @@ def test_execution_parameters_match_start_pipeline_execution(kind):
     assert values["MlflowTrackingUri"] == ARN
     assert "" not in values.values()  # empty values cannot be sent; the default applies
     assert request["PipelineName"] == f"iris-staging-{'training' if kind == 'training' else 'processing'}"
+    if kind == "inference":  # the config's `latest` placeholder is not passed on to the retrain step
+        assert "TrainingImageUri" not in values
 
 
 @pytest.mark.parametrize("env", ["local", "staging", "prod"])
@@ -159,12 +162,14 @@ def test_manual_parameters_refuse_an_unwired_run(monkeypatch, settings_env, give
 def test_manual_parameters_take_the_tracking_uri_and_kafka_from_settings(monkeypatch):
     monkeypatch.setenv("MLPLATFORM_AWS__MLFLOW_TRACKING_URI", ARN)
     monkeypatch.setenv("MLPLATFORM_AWS__INFERENCE_IMAGE_URI", IMAGES["InferenceImageUri"])
+    monkeypatch.setenv("MLPLATFORM_AWS__TRAINING_IMAGE_URI", IMAGES["TrainingImageUri"])
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "b-1.msk:9096")
     monkeypatch.setenv("KAFKA_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:AmazonMSK_x")
     request = execution_parameters(load_settings("staging"), "inference", "2026-11-22", {"KafkaTopic": "t"})
     values = {p["Name"]: p["Value"] for p in request["PipelineParameters"]}
     assert values["MlflowTrackingUri"] == ARN
     assert values["InferenceImageUri"] == IMAGES["InferenceImageUri"]
+    assert values["TrainingImageUri"] == IMAGES["TrainingImageUri"]  # the retrain step passes it on
     assert values["KafkaBootstrapServers"] == "b-1.msk:9096" and values["KafkaTopic"] == "t"
     assert values["KafkaSecretArn"].endswith(":secret:AmazonMSK_x")
     assert values["InferenceInstanceCount"] == "1"

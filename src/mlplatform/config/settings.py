@@ -104,6 +104,9 @@ class AwsSettings(BaseModel):
     inference_instance_count: int = Field(
         1, ge=1, le=100, description="Processing instances; above 1 the input is sharded by S3 key."
     )
+    retrain_instance_type: str = Field(
+        "ml.t3.medium", description="Instance of the retrain check after inference (one date's labels in memory)."
+    )
     volume_size_gb: int = Field(30, ge=1, le=16384, description="EBS volume per instance.")
     training_max_runtime_s: int = Field(1800, ge=60, description="Training step limit (seeds: 30 minutes).")
     inference_max_runtime_s: int = Field(1200, ge=60, description="Processing step limit (seeds: 20 minutes).")

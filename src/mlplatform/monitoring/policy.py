@@ -36,6 +36,11 @@ class RetrainPolicy:
     max_age_days: float | None = None
     cooldown_days: float | None = None
 
+    @property
+    def can_fire(self) -> bool:
+        """Whether any rule is set: with none, every decision is `wait`."""
+        return self.on_quality_drop or self.on_drift is not None or self.max_age_days is not None
+
 
 @dataclass(frozen=True)
 class DateEvidence:

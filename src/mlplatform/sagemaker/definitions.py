@@ -1,7 +1,8 @@
 """SageMaker pipeline definitions (schema 2020-12-01), rendered from settings without network.
 
 The training pipeline has one Training step whose Arguments are a CreateTrainingJob request;
-the inference pipeline one Processing step whose Arguments are a CreateProcessingJob request.
+the inference pipeline a Processing step that scores (a CreateProcessingJob request), then a
+small one that asks the retrain policy and starts the training pipeline when it fires.
 
 What the project's config decides (hyperparameters, instance defaults, model name, limits) is
 rendered in. What only exists once the infrastructure does (the tracking server's ARN, the
@@ -31,11 +32,16 @@ Kind = Literal["training", "inference"]
 DEFINITION_VERSION = "2020-12-01"
 TRAIN_ENTRYPOINT = ["mlplatform-sagemaker-train"]
 SCORE_ENTRYPOINT = ["mlplatform-sagemaker-score"]
+RETRAIN_ENTRYPOINT = ["mlplatform-sagemaker-retrain-check"]
+RETRAIN_STEP = "RetrainCheck"  # the Terraform module drops it by this name (retrain_on_evidence = false)
 AUTO_DATE = "auto"
 PROCESSING_INPUT = "/opt/ml/processing/input/data"
 PROCESSING_OUTPUT = "/opt/ml/processing/output"
 TRACKING_PARAMETER = "MlflowTrackingUri"
 IMAGE_PARAMETERS = {"training": "TrainingImageUri", "inference": "InferenceImageUri"}
+# What the retrain step passes on to the training pipeline besides LogicalDate: the values the
+# training schedule sends, under the same names (the inference pipeline declares them too).
+FORWARDED_TO_TRAINING = (TRACKING_PARAMETER, "TrainingImageUri", "TrainingDataS3Uri", "ModelOutputS3Uri")
 # Transient infrastructure failures are retried; a bad input fails at once.
 STEP_RETRIES = [
     {
@@ -84,13 +90,15 @@ def _parameters(settings: Settings, kind: Kind) -> list[dict[str, Any]]:
     aws, kafka = settings.aws, settings.inference.kafka
     # EventBridge Scheduler cannot send an empty value; "auto" = the execution's UTC date.
     common = [_parameter("LogicalDate", AUTO_DATE), _parameter(TRACKING_PARAMETER)]
+    training_data = _parameter("TrainingDataS3Uri", _s3(settings, "datasets", "training"))
+    model_output = _parameter("ModelOutputS3Uri", _s3(settings, "models"))
     if kind == "training":
         return [
             *common,
             _parameter("TrainingImageUri"),
             _parameter("TrainingInstanceType", aws.training_instance_type),
-            _parameter("TrainingDataS3Uri", _s3(settings, "datasets", "training")),
-            _parameter("ModelOutputS3Uri", _s3(settings, "models")),
+            training_data,
+            model_output,
         ]
     return [
         *common,
@@ -108,6 +116,13 @@ def _parameters(settings: Settings, kind: Kind) -> list[dict[str, Any]]:
         _parameter("KafkaSecretArn", kafka.secret_arn or ""),
         _parameter("KafkaSecurityProtocol", kafka.security_protocol),
         _parameter("KafkaSaslMechanism", kafka.sasl_mechanism or ""),
+        # The retrain step: which pipeline it starts, with the values its schedule sends. Empty
+        # image = no training pipeline to start (the step refuses to run with a retrain rule set).
+        _parameter("TrainingPipelineName", pipeline_name(settings, "training")),
+        _parameter("TrainingImageUri", ""),
+        training_data,
+        model_output,
+        _parameter("RetrainInstanceType", aws.retrain_instance_type),
     ]
 
 
@@ -184,56 +199,74 @@ def _training_step(settings: Settings) -> dict[str, Any]:
     return {"Name": "Train", "Type": "Training", "Arguments": arguments, "RetryPolicies": STEP_RETRIES}
 
 
-def _processing_step(settings: Settings) -> dict[str, Any]:
-    aws = settings.aws
+def _processing_job(
+    settings: Settings, entrypoint: list[str], arguments: list[Any], count: Any, instance: Any
+) -> dict[str, Any]:
+    """A CreateProcessingJob request of the inference image; its /opt/ml/processing/output goes
+    to the execution's reports folder."""
     reports = {"Std:Join": {"On": "/", "Values": [_get("ReportsS3Uri"), {"Get": "Execution.PipelineExecutionId"}]}}
-    arguments: dict[str, Any] = {
+    output = {"S3Uri": reports, "LocalPath": PROCESSING_OUTPUT, "S3UploadMode": "EndOfJob"}
+    job: dict[str, Any] = {
         "ProcessingResources": {
             "ClusterConfig": {
-                "InstanceCount": _get("InferenceInstanceCount"),
-                "InstanceType": _get("InferenceInstanceType"),
-                "VolumeSizeInGB": aws.volume_size_gb,
+                "InstanceCount": count,
+                "InstanceType": instance,
+                "VolumeSizeInGB": settings.aws.volume_size_gb,
             }
         },
         "AppSpecification": {
             "ImageUri": _get("InferenceImageUri"),
-            "ContainerEntrypoint": SCORE_ENTRYPOINT,
-            "ContainerArguments": ["--date", _get("LogicalDate")],
+            "ContainerEntrypoint": entrypoint,
+            "ContainerArguments": ["--date", _get("LogicalDate"), *arguments],
         },
-        "RoleArn": aws.role_arn,
-        "ProcessingInputs": [
-            {
-                "InputName": "input",
-                "AppManaged": False,
-                "S3Input": {
-                    "S3Uri": _get("InputS3Uri"),
-                    "LocalPath": PROCESSING_INPUT,
-                    "S3DataType": "S3Prefix",
-                    "S3InputMode": "File",
-                    "S3DataDistributionType": "ShardedByS3Key",
-                },
-            }
-        ],
-        "ProcessingOutputConfig": {
-            "Outputs": [
-                {
-                    "OutputName": "reports",
-                    "AppManaged": False,
-                    "S3Output": {"S3Uri": reports, "LocalPath": PROCESSING_OUTPUT, "S3UploadMode": "EndOfJob"},
-                }
-            ]
-        },
-        "StoppingCondition": {"MaxRuntimeInSeconds": aws.inference_max_runtime_s},
+        "RoleArn": settings.aws.role_arn,
+        "ProcessingOutputConfig": {"Outputs": [{"OutputName": "reports", "AppManaged": False, "S3Output": output}]},
+        "StoppingCondition": {"MaxRuntimeInSeconds": settings.aws.inference_max_runtime_s},
         "Environment": _environment(settings, "inference"),
     }
     if vpc := _vpc(settings):
-        arguments["NetworkConfig"] = {"VpcConfig": vpc}
+        job["NetworkConfig"] = {"VpcConfig": vpc}
+    return job
+
+
+def _processing_step(settings: Settings) -> dict[str, Any]:
+    arguments = _processing_job(
+        settings, SCORE_ENTRYPOINT, [], _get("InferenceInstanceCount"), _get("InferenceInstanceType")
+    )
+    source = {
+        "S3Uri": _get("InputS3Uri"),
+        "LocalPath": PROCESSING_INPUT,
+        "S3DataType": "S3Prefix",
+        "S3InputMode": "File",
+        "S3DataDistributionType": "ShardedByS3Key",
+    }
+    arguments["ProcessingInputs"] = [{"InputName": "input", "AppManaged": False, "S3Input": source}]
     return {"Name": "Score", "Type": "Processing", "Arguments": arguments, "RetryPolicies": STEP_RETRIES}
+
+
+def _retrain_step(settings: Settings) -> dict[str, Any]:
+    """After scoring, one small job asks the retrain policy (the score step's settings and
+    evidence) and starts the training pipeline when it fires; its decision lands in the reports."""
+    forwarded = [item for name in FORWARDED_TO_TRAINING for item in ("--training-param", name, _get(name))]
+    arguments = _processing_job(
+        settings,
+        RETRAIN_ENTRYPOINT,
+        ["--training-pipeline", _get("TrainingPipelineName"), *forwarded],
+        1,
+        _get("RetrainInstanceType"),
+    )
+    return {
+        "Name": RETRAIN_STEP,
+        "Type": "Processing",
+        "DependsOn": ["Score"],
+        "Arguments": arguments,
+        "RetryPolicies": STEP_RETRIES,
+    }
 
 
 def render(settings: Settings, kind: Kind) -> dict[str, Any]:
     """The pipeline definition as a dict; `json.dumps` it for `aws sagemaker create-pipeline`."""
-    step = _training_step(settings) if kind == "training" else _processing_step(settings)
+    steps = [_training_step(settings)] if kind == "training" else [_processing_step(settings), _retrain_step(settings)]
     return {
         "Version": DEFINITION_VERSION,
         "Metadata": {"generated_by": "mlplatform", "environment": settings.env},
@@ -242,7 +275,7 @@ def render(settings: Settings, kind: Kind) -> dict[str, Any]:
             "ExperimentName": {"Get": "Execution.PipelineName"},
             "TrialName": {"Get": "Execution.PipelineExecutionId"},
         },
-        "Steps": [step],
+        "Steps": steps,
     }
 
 
@@ -319,6 +352,10 @@ def execution_values(settings: Settings, kind: Kind, logical_date: str, given: d
     }
     if kind == "inference":
         known |= {"KafkaBootstrapServers": kafka.bootstrap_servers, "KafkaSecretArn": kafka.secret_arn}
+        # The retrain step passes the training image on: a pushed one, never the config's `latest`
+        # placeholder (without it the step refuses to run once a retrain rule is set).
+        if not aws.training_image_uri.endswith(":latest"):
+            known["TrainingImageUri"] = aws.training_image_uri
     values = parameter_values(definition, {k: v for k, v in known.items() if v} | given)
     check_wiring(definition, values)
     return values
@@ -338,6 +375,10 @@ def execution_parameters(
     }
     if logical_date != AUTO_DATE:
         # Same pipeline + date = same token: SageMaker starts it once however often it is sent.
-        digest = hashlib.sha256(f"{request['PipelineName']}/{logical_date}".encode()).hexdigest()
-        request["ClientRequestToken"] = digest[:40]
+        request["ClientRequestToken"] = request_token(request["PipelineName"], logical_date)
     return request
+
+
+def request_token(*parts: str) -> str:
+    """A ClientRequestToken (32-128 characters) that is the same whenever the parts are."""
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:40]

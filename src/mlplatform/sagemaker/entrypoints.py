@@ -15,7 +15,15 @@ commit) or, unset, under /opt/ml/processing/output for SageMaker to upload. With
 each writes its own complete sub-partition `date=D/host=<host>/`, with row ids offset by
 10^12 x host index so prediction ids never collide.
 
-Both check first that the folder SageMaker uploads is writable by the image's user (SageMaker
+`mlplatform-sagemaker-retrain-check --training-pipeline P [--training-param NAME VALUE]...`:
+the step after scoring. It asks the retrain policy with the score step's settings
+(`flows.retrain.explain`) and, when it says `retrain`, starts the training pipeline P with
+StartPipelineExecution (LogicalDate + the values passed on; a request token per model and date,
+so a retried step starts one execution). The decision goes to the processing output
+(`retrain-<date>.json`: action, reasons, execution ARN) and the exit message; exit 0 whether or
+not it fired.
+
+All check first that the folder SageMaker uploads is writable by the image's user (SageMaker
 mounts /opt/ml/* owned by root), write the reason of a failure where SageMaker shows it
 (failure / message file) and exit non-zero: 2 for bad input, 1 otherwise.
 """
@@ -31,12 +39,17 @@ import tempfile
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from mlplatform.clients import aws_error, aws_error_types
 from mlplatform.dates import parse_logical_date
-from mlplatform.errors import EXIT_PIPELINE_FAILURE, BadInputError, ConfigError, MLPlatformError
+from mlplatform.errors import EXIT_PIPELINE_FAILURE, BadInputError, ConfigError, MLPlatformError, PipelineError
 from mlplatform.layout import partition
 from mlplatform.sagemaker.contract import Contract, has_data_files
+from mlplatform.sagemaker.definitions import request_token
+
+if TYPE_CHECKING:
+    from mlplatform.monitoring.policy import Decision
 
 HOST_ROW_ID_STRIDE = 10**12
 # Keys SageMaker or its SDKs add to hyperparameters.json that are not ours.
@@ -242,9 +255,119 @@ def score_main(argv: Sequence[str] | None = None) -> int:
         return _fail(contract.processing_message, exc, limit=1024)
 
 
+def training_request(
+    decision: Decision, pipeline: str, params: dict[str, str], model: str, run_date: str
+) -> dict[str, Any]:
+    """The StartPipelineExecution request for a retrain: the training pipeline's LogicalDate and
+    the values passed on; the same model and date give the same token (one execution)."""
+    values = {"LogicalDate": run_date} | {k: v for k, v in params.items() if k != "LogicalDate"}
+    return {
+        "PipelineName": pipeline,
+        "PipelineExecutionDisplayName": f"retrain-{run_date}",
+        # Empty values cannot be sent (the API's minimum length): the default applies instead.
+        "PipelineParameters": [{"Name": k, "Value": v} for k, v in values.items() if v != ""],
+        "PipelineExecutionDescription": f"retrain {model} on evidence: {decision.summary()}"[:3072],
+        "ClientRequestToken": request_token(pipeline, "retrain", model, run_date),
+    }
+
+
+def start_training(sagemaker: Any, request: dict[str, Any]) -> str:
+    """Start the training pipeline; its execution ARN. botocore failures become one line."""
+    pipeline = request["PipelineName"]
+    try:
+        return str(sagemaker.start_pipeline_execution(**request)["PipelineExecutionArn"])
+    except aws_error_types() as exc:
+        failure = aws_error(exc)
+        assert failure is not None
+        if not failure.answered:
+            raise PipelineError(f"cannot reach SageMaker to start {pipeline} ({failure.code})", "retry") from None
+        if failure.code.startswith("AccessDenied"):
+            raise PipelineError(
+                f"not allowed to start the training pipeline {pipeline} ({failure.code})",
+                "grant sagemaker:StartPipelineExecution on it to this pipeline's role "
+                "(Terraform module sagemaker-pipelines: retrain_on_evidence = true)",
+            ) from None
+        raise PipelineError(
+            f"StartPipelineExecution on {pipeline} failed: {failure.code}: {failure.message}",
+            "check the step's --training-pipeline (TrainingPipelineName) and the values it passes on",
+        ) from None
+
+
+def retrain_check_main(argv: Sequence[str] | None = None, sagemaker: Any = None) -> int:
+    """Entrypoint of the inference pipeline's retrain step (`sagemaker` injected by tests)."""
+    _configure()
+    contract = Contract.from_env()
+    parser = argparse.ArgumentParser(prog="mlplatform-sagemaker-retrain-check")
+    parser.add_argument("--date", default="auto", help="logical date YYYY-MM-DD, or auto (today, UTC)")
+    parser.add_argument("--training-pipeline", required=True, help="name or ARN of the pipeline to start")
+    parser.add_argument("--training-param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    parser.add_argument("--output-dir", type=Path, default=None)
+    args = parser.parse_args(argv)
+    output_dir = args.output_dir or contract.processing_output
+    try:
+        run_date = parse_logical_date(args.date)
+        _require_tracking_uri()
+        _require_writable(output_dir, "the processing output SageMaker uploads")
+        from mlplatform.clients import Clients
+        from mlplatform.flows.events import emit
+        from mlplatform.flows.retrain import explain
+        from mlplatform.flows.setup import load_settings
+
+        settings, clients = load_settings(), Clients()
+        params = dict(args.training_param)
+        _require_target(settings, args.training_pipeline, params)
+        decision = explain(settings, clients)
+        report: dict[str, Any] = {"model": settings.model_name, "run_date": run_date, **decision.as_dict()}
+        report |= {"summary": decision.summary(), "training_pipeline": args.training_pipeline}
+        report["pipeline_execution_arn"] = None
+        if decision.action == "retrain":
+            request = training_request(decision, args.training_pipeline, params, settings.model_name, run_date)
+            arn = start_training(sagemaker or clients.boto3("sagemaker"), request)
+            report["pipeline_execution_arn"] = arn
+            details = {"reasons": [r.detail for r in decision.fired], "pipeline_execution_arn": arn}
+            emit(settings, "retrain_triggered", model=settings.model_name, details=details, clients=clients)
+        _write_decision(output_dir, contract, report)
+        return 0
+    except BaseException as exc:  # noqa: BLE001 - the contract: every failure leaves its reason
+        return _fail(contract.processing_message, exc, limit=1024)
+
+
+def _require_target(settings: Any, pipeline: str, params: dict[str, str]) -> None:
+    """With a retrain rule set the step may start training: a missing pipeline name or an empty
+    value passed on (no training image) is refused on every run, not on the day the policy fires."""
+    from mlplatform.flows.retrain import retrain_policy
+
+    if not retrain_policy(settings).can_fire:
+        return
+    empty = [name for name, value in [("TrainingPipelineName", pipeline), *params.items()] if not value.strip()]
+    if empty:
+        raise ConfigError(
+            f"pipeline parameter {empty[0]} is empty: the retrain step could not start the training pipeline",
+            f"pass --param {empty[0]}=... (Terraform sends it with the training pipeline's values)",
+        )
+
+
+def _write_decision(output_dir: Path, contract: Contract, report: dict[str, Any]) -> None:
+    """The decision as JSON in the processing output, and as one line where SageMaker shows a
+    job's exit message (DescribeProcessingJob) and in the log."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    path = output_dir / f"retrain-{report['run_date']}.json"
+    path.write_text(json.dumps(report, indent=2, default=str))
+    line = f"retrain check of {report['model']} for {report['run_date']}: {report['summary']}"
+    if report["pipeline_execution_arn"]:
+        line += f"; started {report['pipeline_execution_arn']}"
+    contract.processing_message.parent.mkdir(parents=True, exist_ok=True)
+    contract.processing_message.write_text(line[:1024])
+    sys.stdout.write(line + "\n")
+
+
 def train() -> None:  # console script
     sys.exit(train_main(sys.argv[1:]))
 
 
 def score() -> None:  # console script
     sys.exit(score_main())
+
+
+def retrain_check() -> None:  # console script
+    sys.exit(retrain_check_main())

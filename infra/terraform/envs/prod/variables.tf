@@ -102,6 +102,12 @@ variable "kafka_security_protocol" {
   default     = ""
 }
 
+variable "retrain_on_evidence" {
+  description = "Run the retrain check after each prod inference (training.retrain in config/prod.toml decides; all rules off by default) and let it start the training pipeline. false: no step, no grant."
+  type        = bool
+  default     = true
+}
+
 variable "enable_scheduled_training_job" {
   description = "Also create seed 003's plain scheduled training job (besides the training pipeline)."
   type        = bool

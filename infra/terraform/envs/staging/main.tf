@@ -40,6 +40,7 @@ module "sagemaker_pipelines" {
   enable_processing_pipeline     = true
   training_pipeline_definition   = file("${path.module}/definitions/training.json")
   processing_pipeline_definition = file("${path.module}/definitions/inference.json")
+  retrain_on_evidence            = var.retrain_on_evidence
   training_image_uri             = var.training_image_uri
   inference_image_uri            = var.inference_image_uri
 

@@ -25,6 +25,13 @@ locals {
   }
   # Predictions land in <data root>/<project>/inference-output/date=D/ (mlplatform's layout).
   predictions = "${local.paths.data_root}/${local.prefix}/inference-output"
+  # The inference pipeline's RetrainCheck step asks mlplatform's retrain policy after scoring and
+  # starts this module's training pipeline when it fires: it reads the labels and keeps the
+  # realized-quality cache under the data root. Without both pipelines it is removed.
+  retrain      = var.retrain_on_evidence && var.enable_training_pipeline && var.enable_processing_pipeline
+  retrain_step = "RetrainCheck"
+  labels       = "${local.paths.data_root}/${local.prefix}/labels"
+  monitoring   = "${local.paths.data_root}/${local.prefix}/monitoring"
 
   # The values of the definitions' parameters: what the schedules send, and what
   # `terraform output pipeline_parameters` gives for manual runs and `mlplatform sagemaker run-local`.
@@ -48,6 +55,11 @@ locals {
       KafkaSecretArn        = var.kafka_secret_arn
       KafkaSecurityProtocol = var.kafka_security_protocol
       KafkaSaslMechanism    = var.kafka_sasl_mechanism
+      # The RetrainCheck step starts the training pipeline with what its schedule sends (above).
+      TrainingPipelineName  = "${local.name}-training"
+      TrainingImageUri      = var.training_image_uri
+      TrainingDataS3Uri     = local.paths.training_data
+      ModelOutputS3Uri      = local.paths.model_output
     }
   }
   # EventBridge cannot send an empty value: an empty one leaves the definition's default.
@@ -70,8 +82,8 @@ locals {
       definition  = var.processing_pipeline_definition
       image       = var.inference_image_uri
       environment = var.processing_environment_variables
-      reads       = [local.paths.inference_input, local.predictions]
-      writes      = [local.predictions, local.paths.reports]
+      reads       = concat([local.paths.inference_input, local.predictions], local.retrain ? [local.labels, local.monitoring] : [])
+      writes      = concat([local.predictions, local.paths.reports], local.retrain ? [local.monitoring] : [])
       schedule    = var.processing_schedule_expression
       scheduled   = var.enable_processing_pipeline && var.enable_processing_schedule
       active      = var.processing_schedule_enabled
@@ -103,7 +115,8 @@ locals {
   }
 
   # The deployed definitions: every step runs as this module's role, gets the extra environment
-  # (the definition's own variables win) and, with subnets, the VPC configuration.
+  # (the definition's own variables win) and, with subnets, the VPC configuration. The retrain
+  # step is kept only when it has a training pipeline to start (local.retrain).
   definitions = {
     for k, p in local.enabled : k => merge(jsondecode(p.definition), {
       Steps = [for s in jsondecode(p.definition).Steps : merge(s, {
@@ -115,7 +128,7 @@ locals {
           },
           local.network_arguments[s.Type]...
         )
-      })]
+      }) if local.retrain || s.Name != local.retrain_step]
     })
   }
 
@@ -244,6 +257,15 @@ data "aws_iam_policy_document" "execution" {
       sid       = "BucketKeys"
       actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
       resources = compact([var.kms_key_arn, var.mlflow_kms_key_arn])
+    }
+  }
+  # The inference pipeline's RetrainCheck step starts the training pipeline, and nothing else.
+  dynamic "statement" {
+    for_each = each.key == "processing" && local.retrain ? [1] : []
+    content {
+      sid       = "StartTrainingPipeline"
+      actions   = ["sagemaker:StartPipelineExecution"]
+      resources = [aws_sagemaker_pipeline.this["training"].arn]
     }
   }
   dynamic "statement" {

@@ -43,6 +43,12 @@ variable "enable_processing_pipeline" {
   default     = false
 }
 
+variable "retrain_on_evidence" {
+  description = "Keep the inference pipeline's RetrainCheck step (after scoring it asks mlplatform's retrain policy, training.retrain, and starts the training pipeline when it fires) and grant its role sagemaker:StartPipelineExecution on the training pipeline. false: the step is removed and nothing is granted."
+  type        = bool
+  default     = true
+}
+
 variable "training_pipeline_definition" {
   description = "Training pipeline JSON: `mlplatform --env <env> sagemaker definition training`."
   type        = string

@@ -5,7 +5,8 @@ The exact JSON Terraform deploys is executed, in four parts:
 - `pipeline`: the definition parsed — parameters resolved (defaults, then the values given, as
   StartPipelineExecution does) and checked for wiring before anything starts; each step's
   `Get` / `Std:Join` expressions resolved; the resolved job request validated against botocore's
-  CreateTrainingJob / CreateProcessingJob shapes; RetryPolicies applied.
+  CreateTrainingJob / CreateProcessingJob shapes; RetryPolicies applied; steps run in their
+  listed order (a `DependsOn` may name only an earlier step).
 - `channels`: S3 inputs downloaded into the `/opt/ml` layout (ShardedByS3Key: each host a share of
   the objects) and outputs uploaded (`model.tar.gz`, processing outputs).
 - `hosts`: one process per instance running the container's entrypoint with the step's

@@ -64,12 +64,22 @@ class LocalPipeline:
         self.sleep = sleep
         self.echo = echo or (lambda line: sys.stderr.write(line + "\n"))
         # Everything that can be refused is refused here, before anything runs.
+        earlier: set[str] = set()
         for step in definition.get("Steps", []):
             if step.get("Type") not in OPERATIONS:
                 raise ConfigError(
                     f"step {step.get('Name')} is a {step.get('Type')} step, which run-local does not run",
                     "run-local runs Training and Processing steps",
                 )
+            # Steps run in their listed order, each after the previous one succeeded: that honours
+            # DependsOn only when every step it names comes earlier.
+            later = [name for name in step.get("DependsOn", []) if name not in earlier]
+            if later:
+                raise ConfigError(
+                    f"step {step['Name']} depends on {later[0]}, which is not listed before it",
+                    "list the steps in dependency order (run-local runs them in order)",
+                )
+            earlier.add(step["Name"])
         self.values = parameter_values(definition, given)
         check_wiring(definition, self.values)
         problems = validate_step_arguments(definition)
