@@ -56,10 +56,9 @@ def test_bad_flag_is_usage_error():
     assert "No such option" in result.stderr
 
 
-def test_ui_serves_the_embedded_store(tmp_path):
+def test_ui_serves_the_embedded_store(tmp_path, trained):
     from tests.integration.services import free_port, stop, wait_for_http
 
-    assert run("train", "-p", "n_estimators=5").returncode == 0
     port = free_port()
     log = tmp_path / "ui.log"
     with open(log, "w") as out:
