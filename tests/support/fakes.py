@@ -204,6 +204,9 @@ class FakeProducer:
         self.queued: list[FakeMessage] = []
         self.refused: set[str] = set()
         self.queue_limit = 1_000_000
+        self.broker_gone_after: int | None = None  # acknowledgements before the broker goes away
+        self.in_flight: list[FakeMessage] = []  # sent when it went, never acknowledged
+        self.in_flight_limit = 0
 
     def produce(self, topic: str, value: str, key: str, headers: Any = None) -> None:
         if len(self.queued) >= self.queue_limit:
@@ -215,11 +218,16 @@ class FakeProducer:
 
     def flush(self, timeout: float = 0) -> int:
         self._deliver()
-        return len(self.queued)
+        return len(self)
 
     def purge(self) -> None:
         from confluent_kafka import KafkaError
 
+        in_flight, self.in_flight = self.in_flight, []
+        for message in in_flight:
+            self.config["on_delivery"](
+                FakeKafkaError(KafkaError._PURGE_INFLIGHT, "Local: Purged in flight"), _Delivered(message)
+            )
         purged, self.queued = self.queued, []
         for message in purged:
             self.config["on_delivery"](
@@ -230,11 +238,18 @@ class FakeProducer:
         return _Metadata({name: _Topic(dict.fromkeys(range(n))) for name, n in self.topics.items()})
 
     def __len__(self) -> int:
-        return len(self.queued)
+        return len(self.queued) + len(self.in_flight)
 
     def _deliver(self) -> int:
         from confluent_kafka import KafkaError
 
+        if self.broker_gone_after is not None:  # deliver up to the cut, put some on the wire, keep the rest
+            room = max(self.broker_gone_after - len(self.acknowledged), 0)
+            wire = max(self.in_flight_limit - len(self.in_flight), 0)
+            self.acknowledged.extend(self.queued[:room])
+            self.in_flight.extend(self.queued[room : room + wire])
+            self.queued = self.queued[room + wire :]
+            return room
         delivered, self.queued = self.queued, []
         for message in delivered:
             if message.key in self.refused:

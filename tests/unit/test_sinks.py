@@ -153,3 +153,22 @@ def test_a_helper_that_dies_without_a_word_has_what_it_handed_over_counted_as_fa
                "kafka-publisher-1": lost_helper("t", "kafka-publisher-1", 4000, "exited with code -9")}  # fmt: skip
     line = merged(results, 10_000, "t").error("2026-11-22").headline
     assert "(kafka-publisher-1: exited with code -9): 3,000 acknowledged, 4,000 failed, 3,000 never sent" in line
+
+
+def test_a_broker_gone_mid_run_counts_each_message_once_sent_or_not():
+    """librdkafka reports a purged message as still queued (never sent) or in flight (sent, fate
+    unknown): neither is counted twice, so the line adds up to the date's total."""
+    from mlplatform.sinks.kafka_producer import TrackedProducer
+    from tests.support.fakes import FakeKafkaClients
+
+    clients = FakeKafkaClients()
+    producer = TrackedProducer(KafkaSettings(bootstrap_servers="fake:9092", topic="predictions"), "t", None, clients)
+    fake = clients.producers[0]
+    fake.broker_gone_after, fake.in_flight_limit = 600, 100
+    producer.start("2026-11-20", 1000, None)
+    producer.produce([f"k{i}" for i in range(1000)], ["{}"] * 1000)
+    with pytest.raises(PipelineError) as failed:
+        producer.finish()
+    result = producer.result
+    assert (result.acknowledged, result.unacknowledged, result.purged, result.never_sent) == (600, 100, 300, 300)
+    assert "600 acknowledged, 100 failed, 300 never sent of 1,000" in failed.value.headline

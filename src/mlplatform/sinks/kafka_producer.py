@@ -43,8 +43,8 @@ class KafkaResult:
     produced: int = 0  # handed to the producer
     delivered: int = 0
     failed: int = 0  # refused or timed out
-    purged: int = 0  # handed over but dropped by us when the run stopped
-    unacknowledged: int = 0
+    purged: int = 0  # handed over but dropped from our queue when the run stopped: never sent
+    unacknowledged: int = 0  # sent but never acknowledged (the broker may or may not have it)
     first_error: str | None = None
     first_failed_key: str | None = None
     reason: str | None = None  # why publishing stopped, when it did
@@ -183,6 +183,8 @@ class TrackedProducer:
                 f"invalid Kafka producer configuration: {exc}", "check the KAFKA_* / KAFKA_CONFIG_* variables"
             ) from None
         self._fatal: str | None = None
+        self._in_flight_lost = 0  # purged while on the wire
+        self._unreported = 0  # still in the producer after a purge and a flush
         self._background: BackgroundStage | None = None
 
     def start(self, run_date: str, total: int, headers: list[tuple[str, bytes]] | None) -> None:
@@ -215,8 +217,12 @@ class TrackedProducer:
             return
         from confluent_kafka import KafkaError
 
-        if error.code() in (KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT):
+        if error.code() == KafkaError._PURGE_QUEUE:
             self.result.purged += 1
+            return
+        if error.code() == KafkaError._PURGE_INFLIGHT:  # on the wire when we gave up: fate unknown
+            self._in_flight_lost += 1
+            self.result.unacknowledged = self._in_flight_lost + self._unreported
             return
         self.result.failed += 1
         self._note_failure(error.str(), message.key())
@@ -288,23 +294,25 @@ class TrackedProducer:
         self._close_background()
         remaining = self.producer.flush(self.settings.delivery_timeout_s + 5)
         result = self.result
-        result.unacknowledged = remaining
-        result.delivered = result.produced - result.failed - result.purged - remaining
         if result.failed or remaining or self._fatal:
             timeout = f"not acknowledged within {self.settings.delivery_timeout_s:g}s"
             raise self._failure(self._fatal or result.first_error or timeout)
+        result.delivered = result.acknowledged
         return result
 
     def _halt(self) -> None:
+        """Purge what is left: each message is reported once, as never sent (still in our queue)
+        or unacknowledged (in flight), so the counts add up to what was produced."""
         self.producer.purge()
-        self.producer.flush(1)  # serves the purge reports, so the counts add up
+        self.producer.flush(1)  # serves the purge reports
+        self._unreported = len(self.producer)  # reports not served yet: fate unknown
+        self.result.unacknowledged = self._in_flight_lost + self._unreported
+        self.result.delivered = self.result.acknowledged
 
     def stop(self, reason: str) -> KafkaResult:
         """Give up on what is not sent yet (another process failed): the counts as they stand."""
         self.abort()
         result = self.result
-        result.unacknowledged = len(self.producer)
-        result.delivered = result.acknowledged
         result.reason = result.reason or reason
         return result
 
