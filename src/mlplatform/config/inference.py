@@ -129,7 +129,9 @@ class InferenceSettings(BaseModel):
     batch_size: int = Field(100_000, ge=1, le=5_000_000, description="Rows read and scored at a time.")
     output_format: OutputFormat = Field("parquet", description="parquet, csv or jsonl.")
     on_bad_rows: BadRowPolicy = Field(
-        "fail", description="Rows with nulls/NaN/inf: fail the run, or quarantine them and score the rest."
+        "fail",
+        description="Rows the model cannot take (inf, beyond float32; blanks only for a model without "
+        "imputation): fail the run, or quarantine them and score the rest.",
     )
     predict_jobs: int = Field(-1, description="Cores for predict_proba; -1 = all.")
     compile: Literal["auto", "always", "never"] = Field(
