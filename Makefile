@@ -36,8 +36,12 @@ setup: $(SYNCED) ## Create the locked development environment in .venv (runtime 
 run: $(RUNTIME) ## Run the main job on embedded defaults (train, register, promote, score)
 	$(VENV)/bin/mlplatform run
 
+# Tests run in parallel, one file per worker at a time (a file's fixtures stay in one process); each
+# worker starts its own session servers. TEST_WORKERS=0 runs them in this process.
+TEST_WORKERS ?= auto
+
 test: $(SYNCED) test-tools ## Set up and run every test (unit + integration with real local services)
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile
 
 CHECKOV_VERSION := 3.3.30
 

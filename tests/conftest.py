@@ -30,7 +30,22 @@ def isolate(monkeypatch: pytest.MonkeyPatch, home: Path) -> Path:
     monkeypatch.setenv("MLPLATFORM_HOME", str(home))
     monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
     monkeypatch.setenv("MLPLATFORM_ACTOR", "pytest")
+    _forget_mlflow_uris(monkeypatch)
     return home
+
+
+def _forget_mlflow_uris(monkeypatch: pytest.MonkeyPatch) -> None:
+    """MLflow keeps the last `set_tracking_uri`/`set_registry_uri` of an in-process command in module
+    globals, which win over a client's own URI: a test must not inherit an earlier test's store."""
+    import sys
+
+    if "mlflow" not in sys.modules:
+        return
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    monkeypatch.setattr(tracking_utils, "_tracking_uri", None)
+    monkeypatch.setattr(registry_utils, "_registry_uri", None)
 
 
 @pytest.fixture(autouse=True)

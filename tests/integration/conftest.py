@@ -50,10 +50,13 @@ def embedded_client(isolated_env: Path):
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[str]:
     """moto in server mode: a real S3 HTTP API on 127.0.0.1 for boto3 and pyarrow alike."""
+    import logging
+
     from moto.server import ThreadedMotoServer
 
     from tests.integration.services import free_port
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request, to whichever stream was current
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
