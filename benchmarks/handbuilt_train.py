@@ -6,7 +6,7 @@ params, metrics and the model (signature from a 5-row input example, requirement
 MLflow (skops, like the product) and registers it. No validation report, plots, importances, profile or promotion gate.
 
     python benchmarks/handbuilt_train.py --data flights.parquet --target arr_delay \
-        --numeric a,b --categorical c --tracking-uri sqlite:///x.db --threads 1
+        --numeric a,b --categorical c --datetime d --tracking-uri sqlite:///x.db --threads 1
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ def main() -> None:
     parser.add_argument("--target", required=True)
     parser.add_argument("--numeric", required=True)
     parser.add_argument("--categorical", default="")
+    parser.add_argument("--datetime", default="", help="columns expanded into year, month, day, hour, weekday, epoch")
     parser.add_argument("--tracking-uri", required=True)
     parser.add_argument("--model-name", default="handbuilt")
     parser.add_argument("--threads", type=int, default=1)
@@ -45,9 +46,18 @@ def main() -> None:
     categorical = [c for c in args.categorical.split(",") if c]
     frame = pd.read_parquet(args.data)
     frame = frame[frame[args.target].notna()]
+    for column in [c for c in args.datetime.split(",") if c]:  # what the product's DatetimeEncoder makes
+        when = pd.to_datetime(frame[column], utc=True, errors="coerce")
+        parts = {"year": when.dt.year, "month": when.dt.month, "day": when.dt.day, "hour": when.dt.hour,
+                 "weekday": when.dt.weekday, "epoch": when.astype("int64") // 10**9}  # fmt: skip
+        for part, values in parts.items():
+            frame[f"{column}_{part}"] = values.astype("float64").where(when.notna())
+            numeric.append(f"{column}_{part}")
     x, y = frame[numeric + categorical], frame[args.target].to_numpy()
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, random_state=42)
-    encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan)
+    # at most 255 codes a column (HistGradientBoosting's native categories), the rest one "infrequent" code
+    encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan,
+                             max_categories=255)  # fmt: skip
     preprocess = ColumnTransformer([("numeric", "passthrough", numeric), ("categorical", encoder, categorical)])
     indices = list(range(len(numeric), len(numeric) + len(categorical))) or None
     estimator = HistGradientBoostingRegressor(categorical_features=indices, random_state=42)

