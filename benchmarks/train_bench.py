@@ -76,7 +76,8 @@ def main() -> None:
                "--model", "hist_gradient_boosting", "--drop-unlabeled", "--model-name", "flights"]  # fmt: skip
     tracking = f"sqlite:///{STATE / 'handbuilt' / 'mlflow.db'}"
     handbuilt = [sys.executable, "benchmarks/handbuilt_train.py", "--data", str(data), "--target", TARGET,
-                 "--numeric", ",".join(numeric), "--categorical", ",".join(categorical), "--datetime", ",".join(datetimes),
+                 "--numeric", ",".join(numeric), "--categorical", ",".join(categorical),
+                 "--datetime", ",".join(datetimes),
                  "--tracking-uri", tracking, "--threads", str(args.threads)]  # fmt: skip
 
     times: dict[str, list[float]] = {"mlplatform train": [], "hand-built script": []}
