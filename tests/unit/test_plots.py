@@ -1,0 +1,38 @@
+"""The drift plot stays cheap on wide tables: every feature's PSI, bins for the most drifted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+def drift_report(features: int) -> dict:
+    bins = [0.25, 0.25, 0.25, 0.25]
+    return {
+        "threshold": 0.2,
+        "features": {
+            f"f{i:02d}": {"expected": bins, "actual": bins[::-1], "psi": i / 100, "ks": None, "kind": "numeric"}
+            for i in range(features)
+        },
+    }
+
+
+@pytest.mark.parametrize(("features", "panels"), [(23, 6), (3, 3)])
+def test_the_drift_plot_shows_every_psi_and_the_bins_of_the_most_drifted(features, panels, tmp_path: Path, monkeypatch):
+    from mlplatform import plots
+
+    plt = plots._pyplot()
+    drawn = []
+    close = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig: (drawn.append(fig), close(fig)))
+
+    path = plots.drift_png(drift_report(features), tmp_path / "drift.png")
+
+    assert path.stat().st_size > 10_000
+    (figure,) = drawn
+    summary, *bins = figure.axes
+    assert len(summary.get_yticklabels()) == features  # every feature's PSI
+    assert [ax.get_title().split(":")[0] for ax in bins] == [
+        f"f{i:02d}" for i in range(features - 1, features - 1 - panels, -1)
+    ]
