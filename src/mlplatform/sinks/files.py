@@ -288,7 +288,8 @@ class FileSink(Sink):
     def finish(self) -> SinkResult:
         writer = self._opened(self.writer)
         rows = sum(part.rows for part in writer.parts)
-        return SinkResult(self.name, {"uri": writer.uri}, f"{writer.uri} ({rows:,} rows in {len(writer.parts)} parts)")
+        where = f"{writer.uri} ({rows:,} rows in {_count(len(writer.parts), 'part')})"
+        return SinkResult(self.name, {"uri": writer.uri}, where)
 
     def commit(self, manifest: dict[str, Any]) -> None:
         self._opened(self.writer).commit(manifest | {"columns": self.columns})
@@ -302,3 +303,7 @@ class FileSink(Sink):
         return guarded(
             prefix, "remove abandoned runs", lambda: sweep_abandoned(self.clients, prefix, idle, self.data_root)
         )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" + ("" if number == 1 else "s")
