@@ -217,3 +217,16 @@ def test_off_loopback_the_dashboard_needs_a_token(cli, isolated_env):
         assert session.get(url + "/?token=wrong").status_code == 401
         assert session.get(url + "/?token=s3cret-token").status_code == 200
         assert session.get(url + "/").status_code == 200  # the cookie it set
+
+
+def test_a_report_of_a_model_nobody_trained_or_scored_is_one_line(cli, isolated_env, tmp_path):
+    out = tmp_path / "report.html"
+    result = cli("report", "--model-name", "nobody-model", "--out", str(out))
+    assert result.exit_code == 2
+    assert "no model 'nobody-model' registered or scored (models: none)" in result.output
+    assert not out.exists()
+
+
+def test_events_say_when_there_are_none(cli, isolated_env):
+    result = cli("events")
+    assert result.exit_code == 0 and "No events yet" in result.output

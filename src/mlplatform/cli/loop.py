@@ -185,9 +185,11 @@ def events(
         render.stdout().print(f"{event.time}  {event.type:<18} {event.model} {where}  {details}", markup=False)
 
     existing, position = log.read()
-    for _, event in existing:
-        if wanted(event):
-            show(event)
+    matching = [event for _, event in existing if wanted(event)]
+    for event in matching:
+        show(event)
+    if not matching and not follow and not as_json:
+        render.stderr().print("No events yet: they are recorded by train, score, labels add and promotions.")
     if follow:
         try:
             for event in log.follow(position):

@@ -118,7 +118,7 @@ def runs(
         render.print_json([asdict(r) for r in records])
         return
     if not records:
-        render.stderr().print("No runs recorded yet: start `mlplatform scheduler` or run `mlplatform backfill`.")
+        render.stderr().print("No runs recorded yet: train, score, backfill and the scheduler record theirs.")
         return
     columns = (
         "id",
