@@ -97,7 +97,7 @@ def drift_heatmap(view: ModelView) -> dict[str, Any]:
     longest = max((len(f) for f in features), default=8)
     return _figure(
         [trace],
-        f"Drift against the training data (PSI; above {threshold:g} = drifted)",
+        f"Drift: PSI against training (above {threshold:g} = drifted)",
         height=max(220, 80 + 28 * len(features)),
         margin=LAYOUT["margin"] | {"l": min(40 + 7 * longest, 260)},
     )
@@ -226,6 +226,7 @@ def quality(view: ModelView) -> dict[str, Any]:
             "tickvals": [0, 0.5, 1],
         },
         legend={"orientation": "h"},
+        margin=LAYOUT["margin"] | {"r": 60},  # room for the coverage axis on the right
     )
 
 
