@@ -92,7 +92,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
-    from tests.support.kafka_broker import mock_broker
+    from mlplatform.devstack.kafka_broker import mock_broker
 
     env = os.environ | {"MLPLATFORM_HOME": str(STATE), "MLFLOW_DISABLE_TELEMETRY": "true"}
     for name in ("MLFLOW_TRACKING_URI", "MODEL_NAME", "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_TOPIC"):

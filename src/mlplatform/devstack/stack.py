@@ -18,6 +18,7 @@ from pathlib import Path
 
 from mlplatform.clients import Clients
 from mlplatform.errors import ConfigError, PipelineError
+from mlplatform.locks import die_with
 
 BUCKET = "mlplatform-data"
 TOPICS = {"ml-predictions": 8, "mlplatform-events": 1}
@@ -85,6 +86,7 @@ def _start_s3(stack: Stack) -> str:
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=die_with(os.getpid()),  # noqa: PLW1509 - gone with `mlplatform dev`, even after kill -9
     )
     stack.processes.append(process)
     endpoint = f"http://127.0.0.1:{port}"
@@ -98,7 +100,13 @@ def _start_kafka(stack: Stack) -> str:
     args = [sys.executable, "-m", "mlplatform.devstack.kafka_broker"]
     for name, partitions in TOPICS.items():
         args += ["--topic", f"{name}:{partitions}"]
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=die_with(os.getpid()),  # noqa: PLW1509 - the hook only calls prctl
+    )
     stack.processes.append(process)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -125,7 +133,14 @@ def _start_mlflow(stack: Stack) -> str:
         "DO_NOT_TRACK": "true",
         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
     }
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    process = subprocess.Popen(
+        command,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+        preexec_fn=die_with(os.getpid()),  # noqa: PLW1509 - the hook only calls prctl
+    )
     stack.processes.append(process)
     uri = f"http://127.0.0.1:{port}"
     _wait_http(f"{uri}/health", process, log_path, 120)

@@ -105,7 +105,7 @@ def retrain_check(
         return RetrainOutcome(decision)
     details = {"reasons": [r.detail for r in decision.fired]}
     emit(settings, "retrain_triggered", model=settings.model_name, details=details, clients=clients)
-    outcome = run_training(training_settings(settings, mlflow), progress, clients)
+    outcome = run_training(training_settings(settings, mlflow), progress, clients, mlflow)
     return RetrainOutcome(decision, outcome.run_id, outcome.version, outcome.decision.promote)
 
 

@@ -275,9 +275,8 @@ def policy_check(settings: Settings) -> Callable[[], str | None] | None:
     """The retrain policy as the daemon asks it: the reasons when it says retrain (None when no
     rule is configured: the daemon then never asks)."""
     from mlplatform.flows.retrain import explain, retrain_policy
-    from mlplatform.monitoring.policy import RetrainPolicy
 
-    if retrain_policy(settings) == RetrainPolicy():
+    if not retrain_policy(settings).can_fire:  # a cooldown alone never fires
         return None
 
     def check() -> str | None:

@@ -7,7 +7,7 @@ import logging
 import os
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -49,7 +49,6 @@ class TrainingOutcome:
     seconds: float
     task: str = "classification"
     family: str = "random_forest"
-    stages: dict[str, float] = field(default_factory=dict)  # seconds per stage (`-v` prints them)
 
 
 def default_target(settings: Settings) -> str:
@@ -112,7 +111,6 @@ def run_training(
         seconds=seconds,
         task=data.task,
         family=spec.name,
-        stages=dict(times.seconds),
     )
 
 

@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from mlplatform.concurrency import available_cores
+
 log = logging.getLogger(__name__)
 # Families whose trees treelite imports exactly (HistGradientBoosting's native categorical splits
 # are not among them; those models keep scikit-learn).
@@ -136,7 +138,7 @@ def _native_output() -> Iterator[Callable[[], str]]:
 def usable_threads(requested: int) -> int:
     """`requested`, capped at the cores this process may run on and at OMP_NUM_THREADS: tl2cgen
     refuses more threads than OpenMP allows (a container's cpuset, `taskset`)."""
-    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    allowed = available_cores()
     omp = os.environ.get("OMP_NUM_THREADS", "")
     if omp.isdigit() and int(omp) > 0:
         allowed = min(allowed, int(omp))

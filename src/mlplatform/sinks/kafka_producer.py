@@ -184,7 +184,6 @@ class TrackedProducer:
             ) from None
         self._fatal: str | None = None
         self._in_flight_lost = 0  # purged while on the wire
-        self._unreported = 0  # still in the producer after a purge and a flush
         self._background: BackgroundStage | None = None
 
     def start(self, run_date: str, total: int, headers: list[tuple[str, bytes]] | None) -> None:
@@ -221,8 +220,7 @@ class TrackedProducer:
             self.result.purged += 1
             return
         if error.code() == KafkaError._PURGE_INFLIGHT:  # on the wire when we gave up: fate unknown
-            self._in_flight_lost += 1
-            self.result.unacknowledged = self._in_flight_lost + self._unreported
+            self._in_flight_lost += 1  # counted as unacknowledged by `_halt`
             return
         self.result.failed += 1
         self._note_failure(error.str(), message.key())
@@ -305,8 +303,8 @@ class TrackedProducer:
         or unacknowledged (in flight), so the counts add up to what was produced."""
         self.producer.purge()
         self.producer.flush(1)  # serves the purge reports
-        self._unreported = len(self.producer)  # reports not served yet: fate unknown
-        self.result.unacknowledged = self._in_flight_lost + self._unreported
+        # in flight when purged, and reports not served yet: fate unknown either way
+        self.result.unacknowledged = self._in_flight_lost + len(self.producer)
         self.result.delivered = self.result.acknowledged
 
     def stop(self, reason: str) -> KafkaResult:

@@ -77,7 +77,7 @@ class ModelLoader:
         input columns and training profile; a missing model lists what does exist."""
         name, version, run_id = self.locate(uri)
         load_uri = version_uri(name, version) if name and version else uri
-        model, info, prebuilt = self._load(load_uri, self._expected_digest(name, version))
+        model, info, prebuilt = self._load(load_uri, self._expected_digest(name, version), with_prebuilt=True)
         if not hasattr(model, "predict"):
             raise ModelNotFoundError(
                 f"model {uri} is not a scikit-learn model", "score with a model trained by `mlplatform train`"
@@ -197,8 +197,11 @@ class ModelLoader:
         model, info, _ = self._load(model_uri, digest)
         return model, info
 
-    def _load(self, model_uri: str, digest: str | None) -> tuple[Any, Any, Prebuilt | None]:
-        """`load_verified`, plus the compiled forest shipped in the same verified folder."""
+    def _load(
+        self, model_uri: str, digest: str | None, with_prebuilt: bool = False
+    ) -> tuple[Any, Any, Prebuilt | None]:
+        """`load_verified`, plus (`with_prebuilt`: for scoring) the compiled forest shipped in the
+        same verified folder."""
         import mlflow.artifacts
         import mlflow.models
         import mlflow.sklearn
@@ -232,7 +235,7 @@ class ModelLoader:
                     "you trust everyone who can write to the registry",
                 )
             try:
-                return mlflow.sklearn.load_model(str(local)), info, Prebuilt.read(local)
+                return mlflow.sklearn.load_model(str(local)), info, Prebuilt.read(local) if with_prebuilt else None
             except Exception as exc:  # skops refuses types the model did not declare, and says why
                 if not type(exc).__module__.startswith("skops"):
                     raise
