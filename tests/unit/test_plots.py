@@ -1,4 +1,4 @@
-"""The drift plot stays cheap on wide tables: every feature's PSI, bins for the most drifted."""
+"""Plots stay cheap: every PSI and the bins of the most drifted on wide tables, a sample in big scatters."""
 
 from __future__ import annotations
 
@@ -36,3 +36,23 @@ def test_the_drift_plot_shows_every_psi_and_the_bins_of_the_most_drifted(feature
     assert [ax.get_title().split(":")[0] for ax in bins] == [
         f"f{i:02d}" for i in range(features - 1, features - 1 - panels, -1)
     ]
+
+
+def test_a_holdout_scatter_draws_a_sample_and_says_so(tmp_path: Path, monkeypatch):
+    import numpy as np
+
+    from mlplatform import plots
+
+    plt = plots._pyplot()
+    drawn = []
+    close = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig: (drawn.append(fig), close(fig)))
+    actual = np.random.default_rng(0).normal(size=20_000)
+
+    plots.predicted_vs_actual_png(actual, actual * 0.9, tmp_path / "big.png", "y")
+    plots.residuals_png(actual[:300], actual[:300] * 0.9, tmp_path / "small.png", "y")
+
+    big, small = (figure.axes[0] for figure in drawn)
+    assert len(big.collections[0].get_offsets()) == plots.SCATTER_POINTS
+    assert big.get_title() == f"Holdout: predicted vs actual ({plots.SCATTER_POINTS:,} of 20,000 rows)"
+    assert len(small.collections[0].get_offsets()) == 300 and small.get_title() == "Holdout residuals"

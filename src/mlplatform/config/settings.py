@@ -194,7 +194,7 @@ class Settings(BaseSettings):
         0, ge=0, description="Threads for fit, evaluation and importances; 0 = the cores the load average leaves free."
     )
     importance_budget_s: float = Field(
-        1.0, gt=0, description="Time budget of permutation importance (repeats are cut to fit; logged)."
+        0.5, gt=0, description="Time budget of permutation importance (repeats are cut to fit; logged)."
     )
     model_family: str = Field(
         "auto",

@@ -27,29 +27,33 @@ def bin_fractions(values: np.ndarray, inner_edges: Sequence[float]) -> np.ndarra
 
 
 def _numeric(column: np.ndarray, bins: int) -> dict[str, Any]:
-    present = column[~np.isnan(column)]
+    missing = np.isnan(column)
+    present = column[~missing]
     if not len(present):
         present = np.zeros(1)
-    edges = np.unique(np.quantile(present, np.linspace(0, 1, bins + 1)[1:-1]))
+    inner = np.linspace(0, 1, bins + 1)[1:-1]
+    cuts = np.quantile(present, np.concatenate([inner, QUANTILES]))  # one partial sort for both
+    edges = np.unique(cuts[: len(inner)])
     return {
         "kind": "numeric",
-        "missing": float(np.isnan(column).mean()),
+        "missing": float(missing.mean()),
         "mean": float(present.mean()),
         "std": float(present.std()),
         "min": float(present.min()),
         "max": float(present.max()),
-        "quantiles": {str(q): float(v) for q, v in zip(QUANTILES, np.quantile(present, QUANTILES), strict=True)},
+        "quantiles": {str(q): float(v) for q, v in zip(QUANTILES, cuts[len(inner) :], strict=True)},
         "bin_edges": edges.tolist(),
         "bin_fractions": bin_fractions(present, edges).tolist(),
     }
 
 
 def _categorical(column: pd.Series) -> dict[str, Any]:
-    present = column.dropna()
-    shares = present.value_counts(normalize=True, sort=True)
+    counts = column.value_counts(dropna=True, sort=True)  # one hash pass: missing values left out
+    present = int(counts.sum())
+    shares = counts / max(present, 1)
     return {
         "kind": "categorical",
-        "missing": float(column.isna().mean()),
+        "missing": float(1 - present / len(column)) if len(column) else 0.0,
         "distinct": len(shares),
         "categories": {str(k): float(v) for k, v in shares.items()},
     }

@@ -120,3 +120,41 @@ def datetime_features(model: Any, name: str) -> list[str]:
     """The numeric parts a fitted pipeline derives from date column `name`."""
     encoder = model.named_steps["preprocess"].named_transformers_[f"datetime:{name}"]
     return [str(feature).removeprefix(f"{name}_") for feature in encoder[1].all_outputs_]
+
+
+def input_columns(model: Any, columns: Sequence[str]) -> dict[str, list[int]] | None:
+    """Per raw column of a fitted `build_pipeline`, the columns of the preprocessed matrix made
+    from it (one-hot categories and dates make several); None when the pipeline's shape is not
+    known here (then callers work on raw columns)."""
+    try:
+        preprocess = model.named_steps["preprocess"]
+        slices = preprocess.output_indices_
+    except (AttributeError, KeyError):
+        return None
+    found: dict[str, list[int]] = {}
+    for name, transformer, inputs in preprocess.transformers_:
+        if isinstance(transformer, str) and transformer == "drop":
+            continue
+        names = [inputs] if isinstance(inputs, str) else [str(column) for column in inputs]
+        outputs = list(range(slices[name].start, slices[name].stop))
+        widths = _output_widths(transformer, len(names), len(outputs))
+        if widths is None:
+            return None
+        for column, width in zip(names, widths, strict=True):
+            found[column], outputs = outputs[:width], outputs[width:]
+    return found if sorted(found) == sorted(columns) else None
+
+
+def _output_widths(transformer: Any, inputs: int, outputs: int) -> list[int] | None:
+    from sklearn.preprocessing import OneHotEncoder
+
+    if inputs == 1:
+        return [outputs]
+    if inputs == outputs:  # passthrough, imputers, ordinal codes: one column each
+        return [1] * inputs
+    if isinstance(transformer, OneHotEncoder):  # its levels, the infrequent ones as one column
+        rare = getattr(transformer, "infrequent_categories_", None) or [None] * inputs
+        levels = transformer.categories_
+        widths = [len(kept) - (len(r) - 1 if r is not None else 0) for kept, r in zip(levels, rare, strict=True)]
+        return widths if sum(widths) == outputs else None
+    return None
