@@ -12,8 +12,10 @@ from mlplatform.clients import Clients
 from mlplatform.data.columns import feature_frame
 from mlplatform.data.csv_types import typed_column
 from mlplatform.data.loading import load_frame, stream_features
+from mlplatform.data.profile import build_profile
 from mlplatform.data.validation import validate_training_frame
 from mlplatform.errors import DataError
+from mlplatform.registry.mlflow.models import ResolvedModel
 from tests.support.tables import real_world_traits
 
 
@@ -116,6 +118,30 @@ def test_scoring_reads_a_raw_csv_as_training_read_it(tmp_path):
     stream = stream_features(str(path), kinds, None, 5_000, lambda schema, source: None, Clients())
     scored = pd.concat([features for _, features in stream.batches()], ignore_index=True)
     pd.testing.assert_frame_equal(scored, expected, check_dtype=False)
+
+
+def test_a_category_that_was_text_keeps_its_spelling_in_a_batch_of_number_like_values(tmp_path):
+    """`1.50` of a text column at training reaches the model as `1.50`, also from a scoring batch
+    whose values all look like numbers (typed alone, that batch would say `1.5`: unseen)."""
+    path = tmp_path / "grades.csv"
+    rng = np.random.default_rng(0)
+    grades = [*rng.choice(["1.50", "2.00"], 3_000), *rng.choice(["1.50", "2.00", "A", "B"], 3_000)]
+    pd.DataFrame({"grade": grades, "x": rng.normal(size=6_000), "y": rng.choice(["a", "b"], 6_000)}).to_csv(
+        path, index=False
+    )
+    data = validate_training_frame(load_frame(str(path), Clients()).frame, "y", 0.2)
+    assert data.plan.text == {"grade"}
+    expected = feature_frame(load_frame(str(path), Clients()).frame, data.plan)
+    profile = build_profile(expected, data.plan.kinds, data.labels, text=data.plan.text)
+    model = ResolvedModel("m", "m", "1", None, None, ["grade", "x"], profile, {"grade": "categorical", "x": "numeric"})
+    assert model.text_categories == {"grade"}
+
+    def scored(text):
+        stream = stream_features(str(path), model.feature_kinds, None, 1_000, lambda s, u: None, Clients(), text=text)
+        return pd.concat([features for _, features in stream.batches()], ignore_index=True)
+
+    pd.testing.assert_frame_equal(scored(model.text_categories), expected, check_dtype=False)
+    assert set(scored(())["grade"][:1_000]) == {"1.5", "2"}  # what a model without the mark gets
 
 
 def test_scoring_names_a_text_value_in_a_number_column_with_its_data_row(tmp_path):

@@ -46,6 +46,9 @@ class FeaturePlan:
 
     kinds: dict[str, FeatureKind]
     dropped: dict[str, str] = field(default_factory=dict)
+    # categorical columns that were text as read (not booleans or numbers): scoring keeps their
+    # values as written, even in a batch where every value happens to look like a number
+    text: frozenset[str] = frozenset()
 
     @property
     def names(self) -> list[str]:
@@ -91,7 +94,12 @@ def plan_features(frame: pd.DataFrame, roles: ColumnRoles) -> FeaturePlan:
             + (f" ({', '.join(f'{n}: {why}' for n, why in dropped.items())})" if dropped else ""),
             "add feature columns, or check --drop-columns / --id-column",
         )
-    return FeaturePlan(kinds, dropped)
+    text = frozenset(n for n, kind in kinds.items() if kind == "categorical" and _is_text(frame[n]))
+    return FeaturePlan(kinds, dropped, text)
+
+
+def _is_text(column: pd.Series) -> bool:
+    return pd.api.types.is_object_dtype(column.dtype) or pd.api.types.is_string_dtype(column.dtype)
 
 
 def _kind_of(column: pd.Series, name: str, forced_categorical: bool) -> tuple[FeatureKind | None, str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -208,9 +208,11 @@ def stream_features(
     check_schema: Callable[[pa.Schema, str], None],
     clients: Clients,
     row_id_offset: int = 0,
+    text: Collection[str] = (),
 ) -> FeatureStream:
     """Open `uri` lazily, check its columns with `check_schema`, and stream fixed-size batches.
-    `id_column` may be a callable, read after the check (which may choose it from the schema)."""
+    `id_column` may be a callable, read after the check (which may choose it from the schema);
+    `text`: categorical columns that were text at training (kept as written in CSV)."""
     import pyarrow as pa
 
     dataset, files, fingerprint = open_dataset(uri, clients)
@@ -230,8 +232,8 @@ def stream_features(
         try:
             for batch in _rebatch(dataset.to_batches(columns=columns, batch_size=batch_size), batch_size):
                 size = batch.num_rows
-                text = (uri, position - row_id_offset + 1) if not parquet else None
-                features = model_input(batch, kinds, text)
+                where = (uri, position - row_id_offset + 1) if not parquet else None
+                features = model_input(batch, kinds, (*where, text) if where else None)
                 if id_column:
                     ids = batch.column(id_column)
                     row_ids = _row_ids(ids if parquet else typed_column(ids), id_column, uri)
@@ -267,12 +269,13 @@ def _rebatch(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.Record
 
 
 def model_input(
-    batch: pa.RecordBatch, kinds: dict[str, FeatureKind], text: tuple[str, int] | None = None
+    batch: pa.RecordBatch, kinds: dict[str, FeatureKind], text: tuple[str, int, Collection[str]] | None = None
 ) -> pd.DataFrame:
     """Raw Arrow columns as the model takes them: float64 numbers (NaN = missing), string
     categories (None = missing); the same values `columns.feature_frame` gives at training.
-    `text` = (source, data row of the batch's first row) when the columns are CSV text: typed
-    here as training typed the file."""
+    `text` = (source, data row of the batch's first row, the categorical columns that were text
+    at training) when the columns are CSV text: typed here as training typed the file, except
+    that a column that was text stays text whatever this batch's values look like."""
     import pandas as pd
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -282,10 +285,10 @@ def model_input(
         column = batch.column(name)
         if kind == "numeric":
             if text is not None:
-                column = numbers(column, name, *text)
+                column = numbers(column, name, *text[:2])
             columns[name] = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
         else:
-            values = typed_column(column) if text is not None else column
+            values = typed_column(column) if text is not None and name not in text[2] else column
             columns[name] = pd.Series(category_strings(values).to_numpy(zero_copy_only=False), dtype=object)
     return pd.DataFrame(columns)
 

@@ -9,7 +9,7 @@ on (drift), generate rows that look like its data, and so people can read what t
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -85,9 +85,11 @@ def build_profile(
     id_column: str | None = None,
     ignored: Sequence[str] = (),
     bins: int = 10,
+    text: Collection[str] = (),
 ) -> dict[str, Any]:
     """A JSON-ready description of the training features (model input: float64 numbers with
-    NaN, string categories with None)."""
+    NaN, string categories with None). `text`: the categorical columns that were text as read
+    (`FeaturePlan.text`), marked so scoring spells their values as written."""
     columns: dict[str, Any] = {}
     for name, kind in kinds.items():
         if kind == "numeric":
@@ -95,7 +97,7 @@ def build_profile(
         elif kind == "datetime":
             columns[name] = _datetime(features[name])
         else:
-            columns[name] = _categorical(features[name])
+            columns[name] = _categorical(features[name]) | ({"text": True} if name in text else {})
     numeric = [name for name, kind in kinds.items() if kind == "numeric"]
     profile: dict[str, Any] = {
         "profile_version": PROFILE_VERSION,

@@ -80,6 +80,7 @@ def _open_files(settings: Settings, model: ResolvedModel, logical_date: str, cli
         check,
         clients,
         inference.row_id_offset,
+        model.text_categories,
     )
 
 

@@ -161,6 +161,7 @@ def write_training_artifacts(folder: Path, trained: Trained, importances: np.nda
         target=data.target,
         id_column=id_column,
         ignored=list(data.plan.dropped),
+        text=data.plan.text,
     )
     if data.task == "classification":  # the label-free estimate's calibration (monitoring.estimate)
         classes = list(trained.model.classes_)

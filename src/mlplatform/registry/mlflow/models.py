@@ -57,6 +57,13 @@ class ResolvedModel:
         return [name for name, kind in self.feature_kinds.items() if kind == "numeric"]
 
     @property
+    def text_categories(self) -> frozenset[str]:
+        """Categorical columns that were text at training (`FeaturePlan.text`): their CSV values
+        are kept as written at scoring, never narrowed per batch (`1.50` stays `1.50`)."""
+        features = (self.profile or {}).get("features", {})
+        return frozenset(name for name, stats in features.items() if stats.get("text"))
+
+    @property
     def label(self) -> str:
         if self.name and self.version:
             return f"{self.name} v{self.version}"
