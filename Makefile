@@ -93,10 +93,11 @@ clean: ## Remove the environment and local state
 docs: $(SYNCED) ## Regenerate the README configuration table from the settings model
 	$(VENV)/bin/python scripts/sync_readme.py
 
-bench: $(SYNCED) ## Benchmarks: mlplatform score vs a hand-written script vs the naive way, files (public table), the publisher (results/)
+bench: $(SYNCED) ## Benchmarks: mlplatform score vs a hand-written script vs the naive way, files (public table), the first run after train, the publisher (results/)
 	$(SYNC) --group bench --inexact
 	$(VENV)/bin/python -m benchmarks.score_bench
 	$(VENV)/bin/python -m benchmarks.files_bench
+	$(VENV)/bin/python -m benchmarks.cold_bench
 	$(VENV)/bin/python -m benchmarks.publish_bench
 
 bench-train: $(SYNCED) ## Benchmark: mlplatform train vs a hand-built fit + evaluate + log + register script (337k rows)
