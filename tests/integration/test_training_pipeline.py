@@ -81,7 +81,7 @@ def test_a_run_logs_params_metrics_lineage_plots_profile_and_a_signed_model(cli,
     assert info.saved_input_example_info is not None
 
 
-def test_promote_rollback_and_history(cli, embedded_client):
+def test_promote_rollback_archive_and_history(cli, embedded_client):
     assert cli("train").exit_code == 0
     assert cli("train", *WORSE).exit_code == 0
 
@@ -118,6 +118,35 @@ def test_promote_rollback_and_history(cli, embedded_client):
     table = cli("model", "list")
     assert table.exit_code == 0
     assert "iris-model" in table.output and "f1_macro" in table.output
+
+    champion = cli("model", "archive", "1")
+    assert champion.exit_code == 2 and "is the champion" in champion.output
+    assert cli("model", "archive", "2").exit_code == 0
+    archived = embedded_client().get_model_version("iris-model", "2")
+    assert archived.tags["mlplatform.archived"] == "true" and archived.current_stage == "Archived"
+    unconfirmed = cli("model", "delete-version", "2")
+    assert unconfirmed.exit_code == 2 and "--yes" in unconfirmed.output
+    deleted = cli("model", "delete-version", "2", "--yes")
+    assert deleted.exit_code == 0 and "iris-model v2 deleted" in deleted.output
+    assert [str(v.version) for v in embedded_client().search_model_versions("name='iris-model'")] == ["1"]
+
+
+def test_archiving_on_a_registry_without_stages_warns_instead_of_failing(cli, embedded_client, monkeypatch):
+    """SageMaker's MLflow and Unity Catalog refuse stages: the version is archived all the same."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    assert cli("train").exit_code == 0
+    assert cli("train", *WORSE).exit_code == 0
+
+    def no_stages(*_args, **_kwargs):
+        raise MlflowException("model version stages are not supported by this registry")
+
+    monkeypatch.setattr(MlflowClient, "transition_model_version_stage", no_stages)
+    result = cli("model", "archive", "2")
+    assert result.exit_code == 0, result.output
+    assert embedded_client().get_model_version("iris-model", "2").tags["mlplatform.archived"] == "true"
+    assert "legacy stage Archived not set on version 2" in result.output
 
 
 def test_legacy_stage_uri_still_resolves_to_the_champion(cli):

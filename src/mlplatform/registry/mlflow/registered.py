@@ -173,9 +173,8 @@ class RegisteredModel:
                 client.delete_model_version(self.name, version)
             else:
                 client.set_model_version_tag(self.name, version, "mlplatform.archived", "true")
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", FutureWarning)
-                    client.transition_model_version_stage(self.name, version, "Archived")
+        if not delete:
+            self._set_legacy_stage(version, "Archived")
         return aliases
 
     def training_inputs(self, version: str) -> dict[str, str]:
@@ -301,7 +300,7 @@ class RegisteredModel:
             if intent.clears and self.alias_version(intent.clears) == intent.version:
                 client.delete_registered_model_alias(self.name, intent.clears)
         if intent.legacy_stage:
-            self._sync_legacy_stage(intent.version)
+            self._set_legacy_stage(intent.version, LEGACY_STAGE, archive_existing=True)
         return event
 
     def _clear_intent(self) -> None:
@@ -321,15 +320,16 @@ class RegisteredModel:
             )
         return self.promote(stack[-2], "rollback", reason, champion_alias, challenger_alias)
 
-    def _sync_legacy_stage(self, version: str) -> None:
-        """Stages are deprecated in MLflow 3 but `models:/name/Production` readers still exist."""
+    def _set_legacy_stage(self, version: str, stage: str, archive_existing: bool = False) -> None:
+        """Stages are deprecated in MLflow 3 but `models:/name/Production` readers still exist;
+        a registry without stages (SageMaker's, Unity Catalog) gets a warning, not a failure."""
         from mlflow.exceptions import MlflowException
 
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", FutureWarning)
                 self.connection.client.transition_model_version_stage(
-                    self.name, version, LEGACY_STAGE, archive_existing_versions=True
+                    self.name, version, stage, archive_existing_versions=archive_existing
                 )
         except MlflowException as exc:
-            log.warning("legacy stage %s not set on version %s: %s", LEGACY_STAGE, version, exc.message)
+            log.warning("legacy stage %s not set on version %s: %s", stage, version, exc.message)
