@@ -294,3 +294,13 @@ def test_after_each_run_the_hook_runs_and_its_failure_does_not_stop_the_daemon(t
     scheduler.after_run = hook
     scheduler.run_forever()
     assert seen == ["inference", "inference"] and len(runner.calls) == 2
+
+
+def test_the_hook_runs_once_a_run_after_its_last_attempt_not_after_each_retry(tmp_path):
+    scheduler, runner, _, _ = make(
+        tmp_path, "2026-11-22T05:59:00", "2026-11-22T07:00:00", [DAILY], outcomes=["failed", "failed", "succeeded"]
+    )
+    seen = []
+    scheduler.after_run = lambda pipeline: seen.append((pipeline, len(runner.calls)))
+    scheduler.run_forever()
+    assert seen == [("inference", 3)]

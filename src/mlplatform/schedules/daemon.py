@@ -291,9 +291,8 @@ class Scheduler:
                 error=result.error or "",
             )
             status = result.status
-            self._after(pipeline)
             if result.status != "failed" or self.stop.is_set() or attempt > self.config.max_retries:
-                return status
+                break
             delay = self.config.retry_backoff_s * 2 ** (attempt - 1)
             event(
                 "retry_scheduled",
@@ -303,7 +302,8 @@ class Scheduler:
                 next_attempt=attempt + 1,
             )
             if self.clock.sleep(delay, self.stop):
-                return status
+                break
+        self._after(pipeline)  # once a run, after its last attempt (not for each retry)
         return status
 
     def _after(self, pipeline: Pipeline) -> None:
