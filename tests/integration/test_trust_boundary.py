@@ -234,13 +234,13 @@ def test_a_promotion_interrupted_half_way_is_finished_by_the_next_run_or_check(c
     closed): the intent recorded first lets `check` (or any next promotion) finish it."""
     from mlplatform.registry.mlflow.registered import RegisteredModel
 
-    def killed(self, version):
+    def killed(self, version, stage, archive_existing=False):
         raise KeyboardInterrupt  # the process dies here, mid-promotion
 
     monkeypatch.setenv("MLPLATFORM_PROMOTION__AUTO_PROMOTE", "false")
     assert cli("train", "-p", "n_estimators=5").exit_code == 0  # v2, a challenger
     with monkeypatch.context() as patch:
-        patch.setattr(RegisteredModel, "_sync_legacy_stage", killed)
+        patch.setattr(RegisteredModel, "_set_legacy_stage", killed)
         assert cli("model", "promote", "2", "--reason", "reviewed").exit_code != 0
     client = embedded_client()
     assert str(client.get_model_version_by_alias("iris-model", "production").version) == "2"
