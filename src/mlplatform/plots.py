@@ -103,16 +103,25 @@ def _drift_panel(ax: Any, name: str, stats: dict[str, Any], threshold: float, le
         ax.legend()
 
 
+def _thinned(x: np.ndarray, y: np.ndarray, off_line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """SCATTER_POINTS rows: the 5% farthest from the reference line, then a seeded sample."""
+    farthest = np.argsort(-np.abs(np.nan_to_num(off_line)), kind="stable")[: SCATTER_POINTS // 20]
+    rest = np.setdiff1d(np.arange(len(x)), farthest)
+    sample = np.random.default_rng(0).choice(rest, SCATTER_POINTS - len(farthest), replace=False)
+    pick = np.concatenate([farthest, sample])
+    return x[pick], y[pick]
+
+
 def _scatter(x: np.ndarray, y: np.ndarray, path: Path, labels: tuple[str, str, str], line: str) -> Path:
     """One holdout scatter with a reference line: the diagonal or zero. At most SCATTER_POINTS
-    rows, a seeded sample (more points only draw the same cloud, slower)."""
+    rows (more points only draw the same cloud, slower): the rows farthest from the line, so the
+    worst errors always show, and a seeded sample of the rest."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 5.5) if line == "diagonal" else (6.5, 4))
     title = labels[2]
     if len(x) > SCATTER_POINTS:
         title += f" ({SCATTER_POINTS:,} of {len(x):,} rows)"
-        pick = np.random.default_rng(0).choice(len(x), SCATTER_POINTS, replace=False)
-        x, y = x[pick], y[pick]
+        x, y = _thinned(x, y, y - x if line == "diagonal" else y)
     ax.scatter(x, y, s=8, alpha=0.5, color="#4C72B0")
     if line == "diagonal":
         low, high = float(min(x.min(), y.min())), float(max(x.max(), y.max()))

@@ -48,11 +48,14 @@ def test_a_holdout_scatter_draws_a_sample_and_says_so(tmp_path: Path, monkeypatc
     close = plt.close
     monkeypatch.setattr(plt, "close", lambda fig: (drawn.append(fig), close(fig)))
     actual = np.random.default_rng(0).normal(size=20_000)
+    predicted = actual * 0.9
+    predicted[::400] = 40.0  # the 50 worst errors: always drawn, whatever the sample
 
-    plots.predicted_vs_actual_png(actual, actual * 0.9, tmp_path / "big.png", "y")
-    plots.residuals_png(actual[:300], actual[:300] * 0.9, tmp_path / "small.png", "y")
+    plots.predicted_vs_actual_png(actual, predicted, tmp_path / "big.png", "y")
+    plots.residuals_png(actual[:300], predicted[:300], tmp_path / "small.png", "y")
 
     big, small = (figure.axes[0] for figure in drawn)
-    assert len(big.collections[0].get_offsets()) == plots.SCATTER_POINTS
+    drawn_points = big.collections[0].get_offsets()
+    assert len(drawn_points) == plots.SCATTER_POINTS and (drawn_points[:, 1] == 40.0).sum() == 50
     assert big.get_title() == f"Holdout: predicted vs actual ({plots.SCATTER_POINTS:,} of 20,000 rows)"
     assert len(small.collections[0].get_offsets()) == 300 and small.get_title() == "Holdout residuals"
