@@ -75,7 +75,7 @@ def running_stack(folder: Path) -> Iterator[Stack]:
         yield stack
     finally:
         for process in reversed(stack.processes):
-            _stop(process)
+            stop_process(process)
 
 
 def _start_s3(stack: Stack) -> str:
@@ -161,7 +161,7 @@ def _wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: f
     raise PipelineError(f"{url} did not answer within {timeout:g}s", f"see {log}")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop_process(process: subprocess.Popen[bytes]) -> None:
     """Stop a process group (a server and its workers): SIGTERM, then SIGKILL."""
     import signal
 
