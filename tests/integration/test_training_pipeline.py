@@ -121,6 +121,7 @@ def test_promote_rollback_archive_and_history(cli, embedded_client):
 
     champion = cli("model", "archive", "1")
     assert champion.exit_code == 2 and "is the champion" in champion.output
+    embedded_client().transition_model_version_stage("iris-model", "2", "Staging")  # the rollback archived it
     assert cli("model", "archive", "2").exit_code == 0
     archived = embedded_client().get_model_version("iris-model", "2")
     assert archived.tags["mlplatform.archived"] == "true" and archived.current_stage == "Archived"

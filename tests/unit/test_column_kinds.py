@@ -144,6 +144,26 @@ def test_a_category_that_was_text_keeps_its_spelling_in_a_batch_of_number_like_v
     assert set(scored(())["grade"][:1_000]) == {"1.5", "2"}  # what a model without the mark gets
 
 
+def test_only_real_text_is_marked_text_not_booleans_or_numbers_with_blanks(tmp_path):
+    """true/false with blanks is typed boolean (pandas holds it as objects): scoring must keep
+    typing it, or `True` would reach a model that learnt `true`."""
+    path = tmp_path / "flags.csv"
+    rng = np.random.default_rng(1)
+    flags, codes = rng.choice(["True", "False", ""], 600), rng.choice(["A1", "B2", ""], 600)
+    pd.DataFrame({"flag": flags, "code": codes, "x": rng.normal(size=600), "y": rng.choice(["a", "b"], 600)}).to_csv(
+        path, index=False
+    )
+    frame = load_frame(str(path), Clients()).frame
+    data = validate_training_frame(frame, "y", 0.2, categorical=("flag",))
+    assert data.plan.kinds["flag"] == "categorical" and data.plan.text == {"code"}
+    expected = feature_frame(frame, data.plan)
+    assert set(expected["flag"].dropna()) == {"true", "false"}
+    kinds = {"flag": "categorical", "code": "categorical", "x": "numeric"}
+    stream = stream_features(str(path), kinds, None, 200, lambda s, u: None, Clients(), text=data.plan.text)
+    scored = pd.concat([features for _, features in stream.batches()], ignore_index=True)
+    pd.testing.assert_frame_equal(scored, expected[list(kinds)], check_dtype=False)
+
+
 def test_scoring_names_a_text_value_in_a_number_column_with_its_data_row(tmp_path):
     path = tmp_path / "bad.csv"
     pd.DataFrame({"a": ["1"] * 30_000 + ["lots"]}).to_csv(path, index=False)

@@ -99,7 +99,10 @@ def plan_features(frame: pd.DataFrame, roles: ColumnRoles) -> FeaturePlan:
 
 
 def _is_text(column: pd.Series) -> bool:
-    return pd.api.types.is_object_dtype(column.dtype) or pd.api.types.is_string_dtype(column.dtype)
+    """Strings as read (not booleans or numbers, which pandas may also hold as objects when
+    some are missing); a pandas category column by its categories."""
+    values = column.cat.categories if isinstance(column.dtype, pd.CategoricalDtype) else column
+    return pd.api.types.infer_dtype(values, skipna=True) == "string"
 
 
 def _kind_of(column: pd.Series, name: str, forced_categorical: bool) -> tuple[FeatureKind | None, str]:

@@ -53,7 +53,7 @@ def _categorical(column: pd.Series) -> dict[str, Any]:
     shares = counts / max(present, 1)
     return {
         "kind": "categorical",
-        "missing": float(1 - present / len(column)) if len(column) else 0.0,
+        "missing": (len(column) - present) / len(column) if len(column) else 0.0,
         "distinct": len(shares),
         "categories": {str(k): float(v) for k, v in shares.items()},
     }
