@@ -18,13 +18,12 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.score_bench import BIN, RESULTS, machine, run
+from benchmarks.score_bench import BIN, RESULTS, bench_env, machine, run, train_for
 from mlplatform.devstack.kafka_broker import mock_broker
 
 
@@ -38,13 +37,10 @@ def main() -> None:
     loads: list[float] = []
     with tempfile.TemporaryDirectory(prefix="cold-") as tmp:
         state, out = Path(tmp) / "state", f"{tmp}/out"
-        env = os.environ | {"MLPLATFORM_HOME": str(state), "MLFLOW_DISABLE_TELEMETRY": "true"}
-        for name in ("MLFLOW_TRACKING_URI", "MODEL_NAME", "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_TOPIC"):
-            env.pop(name, None)
+        env = bench_env(state)
         for round_ in range(args.rounds):
             shutil.rmtree(state, ignore_errors=True)
-            daily = {"MLPLATFORM_INFERENCE__DAILY_ROWS": str(args.rows)}
-            subprocess.run([BIN / "mlplatform", "train"], env=env | daily, check=True, capture_output=True)
+            train_for(args.rows, env)
             loads.append(os.getloadavg()[0])
             product = [str(BIN / "mlplatform"), "score", "--rows", str(args.rows), "--data-root", out,
                        "--date", "2026-11-22"]  # fmt: skip

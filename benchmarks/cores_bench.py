@@ -25,7 +25,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from benchmarks.score_bench import BIN, RESULTS, ROOT, STATE, machine
+from benchmarks.score_bench import BIN, RESULTS, ROOT, STATE, bench_env, machine, train_for
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -94,12 +94,9 @@ def main() -> None:
     args = parser.parse_args()
     from mlplatform.devstack.kafka_broker import mock_broker
 
-    env = os.environ | {"MLPLATFORM_HOME": str(STATE), "MLFLOW_DISABLE_TELEMETRY": "true"}
-    for name in ("MLFLOW_TRACKING_URI", "MODEL_NAME", "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_TOPIC"):
-        env.pop(name, None)
+    env = bench_env(STATE)
     if not (STATE / "mlflow.db").exists():
-        daily = {"MLPLATFORM_INFERENCE__DAILY_ROWS": str(args.rows)}
-        subprocess.run([BIN / "mlplatform", "train"], env=env | daily, check=True, stdout=subprocess.DEVNULL)
+        train_for(args.rows, env)
     results: dict[str, dict[str, list]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-cores-") as tmp:
         for _, kafka, cores in ((t, k, c) for t in range(args.repeats) for k in (False, True) for c in ("0", "0,1")):

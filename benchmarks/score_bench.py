@@ -42,6 +42,22 @@ def run(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     return seconds, usage.ru_maxrss / 1024
 
 
+def bench_env(state: Path) -> dict[str, str]:
+    """This environment with `state` as the product's home and nothing inherited that would
+    point it elsewhere (a tracking server, a model name, a broker)."""
+    env = os.environ | {"MLPLATFORM_HOME": str(state), "MLFLOW_DISABLE_TELEMETRY": "true"}
+    for name in ("MLFLOW_TRACKING_URI", "MODEL_NAME", "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_TOPIC"):
+        env.pop(name, None)
+    return env
+
+
+def train_for(rows: int, env: dict[str, str]) -> None:
+    """`mlplatform train` for the volume it will score: the forest is compiled into the model,
+    so every scoring run (a cold one on SageMaker too) loads it and none compiles."""
+    daily = {"MLPLATFORM_INFERENCE__DAILY_ROWS": str(rows)}
+    subprocess.run([BIN / "mlplatform", "train"], env=env | daily, check=True, capture_output=True)
+
+
 def machine() -> str:
     cpu = next(
         (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -62,15 +78,10 @@ def main() -> None:
 
     from mlplatform.devstack.kafka_broker import mock_broker
 
-    env = os.environ | {"MLPLATFORM_HOME": str(STATE), "MLFLOW_DISABLE_TELEMETRY": "true"}
-    for name in ("MLFLOW_TRACKING_URI", "MODEL_NAME", "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_TOPIC"):
-        env.pop(name, None)
+    env = bench_env(STATE)
     tracking = f"sqlite:///{STATE / 'mlflow.db'}"
     if not (STATE / "mlflow.db").exists():
-        # trained for the volume it will score: the forest is compiled into the model, so every
-        # run (a cold one on SageMaker too) loads it and none compiles
-        daily = {"MLPLATFORM_INFERENCE__DAILY_ROWS": str(min(args.rows))}
-        subprocess.run([BIN / "mlplatform", "train"], env=env | daily, check=True, stdout=subprocess.DEVNULL)
+        train_for(min(args.rows), env)
 
     results: dict[str, dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:

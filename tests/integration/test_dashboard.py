@@ -217,6 +217,8 @@ def test_off_loopback_the_dashboard_needs_a_token(cli, isolated_env):
         assert session.get(url + "/?token=wrong").status_code == 401
         assert session.get(url + "/?token=s3cret-token").status_code == 200
         assert session.get(url + "/").status_code == 200  # the cookie it set
+        unknown = session.get(url + "/model/nobody-model")
+        assert unknown.status_code == 404 and "no model 'nobody-model' registered or scored" in unknown.text
 
 
 def test_a_report_of_a_model_nobody_trained_or_scored_is_one_line(cli, isolated_env, tmp_path):

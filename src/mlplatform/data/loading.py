@@ -233,7 +233,7 @@ def stream_features(
             for batch in _rebatch(dataset.to_batches(columns=columns, batch_size=batch_size), batch_size):
                 size = batch.num_rows
                 where = (uri, position - row_id_offset + 1) if not parquet else None
-                features = model_input(batch, kinds, (*where, text) if where else None)
+                features = model_input(batch, kinds, where, text)
                 if id_column:
                     ids = batch.column(id_column)
                     row_ids = _row_ids(ids if parquet else typed_column(ids), id_column, uri)
@@ -269,13 +269,16 @@ def _rebatch(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.Record
 
 
 def model_input(
-    batch: pa.RecordBatch, kinds: dict[str, FeatureKind], text: tuple[str, int, Collection[str]] | None = None
+    batch: pa.RecordBatch,
+    kinds: dict[str, FeatureKind],
+    text: tuple[str, int] | None = None,
+    keep_text: Collection[str] = (),
 ) -> pd.DataFrame:
     """Raw Arrow columns as the model takes them: float64 numbers (NaN = missing), string
     categories (None = missing); the same values `columns.feature_frame` gives at training.
-    `text` = (source, data row of the batch's first row, the categorical columns that were text
-    at training) when the columns are CSV text: typed here as training typed the file, except
-    that a column that was text stays text whatever this batch's values look like."""
+    `text` = (source, data row of the batch's first row) when the columns are CSV text: typed
+    here as training typed the file, except `keep_text`, the categorical columns that were text
+    at training: they stay text whatever this batch's values look like."""
     import pandas as pd
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -285,10 +288,10 @@ def model_input(
         column = batch.column(name)
         if kind == "numeric":
             if text is not None:
-                column = numbers(column, name, *text[:2])
+                column = numbers(column, name, *text)
             columns[name] = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
         else:
-            values = typed_column(column) if text is not None and name not in text[2] else column
+            values = typed_column(column) if text is not None and name not in keep_text else column
             columns[name] = pd.Series(category_strings(values).to_numpy(zero_copy_only=False), dtype=object)
     return pd.DataFrame(columns)
 

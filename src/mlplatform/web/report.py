@@ -7,7 +7,6 @@ from pathlib import Path
 
 from mlplatform.clients import Clients
 from mlplatform.config.settings import Settings
-from mlplatform.errors import ModelNotFoundError
 from mlplatform.web.pages import model_page
 from mlplatform.web.state import State
 
@@ -15,12 +14,7 @@ from mlplatform.web.state import State
 def write_report(settings: Settings, out: Path, clients: Clients | None = None) -> Path:
     """Write the model's report to `out` atomically (a reader never sees half a file)."""
     state = State(settings, clients)
-    known = state.model_names()
-    if settings.model_name not in known:
-        raise ModelNotFoundError(
-            f"no model {settings.model_name!r} registered or scored (models: {', '.join(known) or 'none'})",
-            "pass --model-name with one of them, or run `mlplatform train` first",
-        )
+    state.require(settings.model_name)
     view = state.model(settings.model_name)
     html = model_page(settings, view, report=True)
     out.parent.mkdir(parents=True, exist_ok=True)

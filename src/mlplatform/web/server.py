@@ -7,6 +7,7 @@ import hmac
 from typing import Any
 
 from mlplatform.config.settings import Settings
+from mlplatform.errors import ModelNotFoundError
 from mlplatform.web.pages import model_page, overview_page, plotly_js_path
 from mlplatform.web.state import State
 
@@ -45,8 +46,10 @@ def create_app(settings: Settings, token: str | None = None) -> Any:
     def model(request: Request) -> Response:
         name = request.path_params["name"]
         state = State(settings)
-        if name not in state.model_names():
-            return PlainTextResponse(f"no model {name!r}", status_code=404)
+        try:
+            state.require(name)
+        except ModelNotFoundError as exc:
+            return PlainTextResponse(exc.headline, status_code=404)
         return HTMLResponse(model_page(settings, state.model(name), root="../"))
 
     def plotly(request: Request) -> Response:

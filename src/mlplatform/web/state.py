@@ -12,7 +12,7 @@ from typing import Any
 from mlplatform.clients import Clients
 from mlplatform.config.loading import project_for
 from mlplatform.config.settings import Settings
-from mlplatform.errors import MLPlatformError
+from mlplatform.errors import MLPlatformError, ModelNotFoundError
 from mlplatform.events.log import EventLog
 from mlplatform.events.model import Event
 from mlplatform.flows.quality import DateQuality
@@ -79,6 +79,15 @@ class State:
             outputs = root.sub(f"{project}/{PREDICTIONS}")
             names |= {n[6:] for n in outputs.children() if n.startswith("model=")}
         return sorted(names)
+
+    def require(self, name: str) -> None:
+        """ModelNotFoundError naming the models there are, when `name` is not among them."""
+        known = self.model_names()
+        if name not in known:
+            raise ModelNotFoundError(
+                f"no model {name!r} registered or scored (models: {', '.join(known) or 'none'})",
+                "pass --model-name with one of them, or run `mlplatform train` first",
+            )
 
     def project_of(self, name: str) -> str:
         """Where a model's outputs live: the configured project, or the one its name derives
